@@ -1,0 +1,168 @@
+/**
+ * @module hub/add
+ * `add` teed to every placed member at once. The client's multipart body is written to one
+ * PassThrough per member and the next chunk is read only when every live member took the
+ * last one, so hub memory does not grow with the upload and ingest follows the slowest
+ * member. Each member imports the same bytes and answers the same NDJSON events; the
+ * client gets each result line from whichever member produced it first, and every other
+ * member's line at the same position must carry the same Name and Hash. A member that
+ * fails mid-way is dropped; fewer than `min` survivors, or a member that disagrees, is an
+ * error (in the trailer once output has begun). The pins are recorded with the members
+ * that finished.
+ */
+import { randomUUID } from 'node:crypto'
+import { PassThrough, type Readable } from 'node:stream'
+import { pushable } from 'it-pushable'
+import type { CommandContext } from '../kubo/transport.js'
+import { sendChannel } from '../kubo/respond.js'
+import type { MemberClient } from '../members/client.js'
+import { parseNdjson, readText } from '../members/client.js'
+import { CommandError, NotEnoughReplicasError, errorMessage } from '../errors.js'
+import type { HubComponents } from './components.js'
+import { forwardTo } from './forward.js'
+import { clusterOptions, HUB_ONLY_OPTIONS } from './cluster-options.js'
+
+interface AddEvent {
+  Name: string
+  Hash?: string
+  Bytes?: number
+  Size?: string
+}
+
+interface Lane {
+  member: MemberClient
+  pass: PassThrough
+  alive: boolean
+  error?: string
+  /** Result lines (with Hash) seen from this member. */
+  results: number
+  finished: boolean
+}
+
+export async function handleAdd (ctx: CommandContext, h: HubComponents): Promise<Response> {
+  const { options } = ctx
+  const cluster = clusterOptions(ctx.url.searchParams)
+  const query = new URLSearchParams()
+  for (const [k, v] of ctx.url.searchParams) if (!HUB_ONLY_OPTIONS.has(k) && !k.startsWith('meta-')) query.append(k, v)
+  const pinName = (options['pin-name'] as string | undefined) ?? cluster.name
+  const storing = options['only-hash'] !== true
+  const pinning = storing && options.pin !== false
+
+  const decision = h.placement.place({ key: randomUUID(), name: pinName, replication: cluster.replication })
+  if (!pinning) {
+    // Nothing to replicate: one member does the whole thing.
+    const member = h.members.get(decision.ranked[0] ?? h.topology.passthrough)!
+    return await forwardTo(ctx.c, member, { command: 'add', query, body: ctx.body(), contentType: ctx.contentType, signal: ctx.signal })
+  }
+  const { min, max } = decision.replication
+  const targets = decision.ranked.slice(0, max).map(n => h.members.get(n)!)
+  if (targets.length < min) {
+    throw new NotEnoughReplicasError('add', 0, min, [`only ${targets.length} members are up and eligible`])
+  }
+
+  const abort = new AbortController()
+  const signal = AbortSignal.any([ctx.signal, abort.signal])
+  const lanes: Lane[] = targets.map(member => ({
+    member, pass: new PassThrough({ highWaterMark: 256 * 1024 }), alive: true, results: 0, finished: false,
+  }))
+  const out = pushable<AddEvent>({ objectMode: true })
+  const sent: Array<{ Name: string, Hash: string }> = []
+  let progressLane: Lane | undefined = lanes[0]
+  const diverged: string[] = []
+
+  const kill = (lane: Lane, err: unknown): void => {
+    if (!lane.alive) return
+    lane.alive = false
+    lane.error = errorMessage(err)
+    lane.pass.destroy()
+    if (progressLane === lane) progressLane = lanes.find(l => l.alive)
+    h.log.warn({ member: lane.member.name, err: lane.error }, 'add: member dropped')
+  }
+
+  const onEvent = (lane: Lane, ev: AddEvent): void => {
+    if (ev.Hash === undefined) {
+      if (lane === progressLane) out.push(ev)
+      return
+    }
+    const i = lane.results++
+    if (i < sent.length) {
+      if (sent[i].Hash !== ev.Hash || sent[i].Name !== ev.Name) {
+        diverged.push(`${lane.member.name} returned ${ev.Hash} for "${ev.Name}" where ${sent[i].Hash} was expected`)
+        kill(lane, new Error(`root CID mismatch: ${ev.Hash} != ${sent[i].Hash}`))
+      }
+      return
+    }
+    sent.push({ Name: ev.Name, Hash: ev.Hash })
+    out.push(ev)
+  }
+
+  const runLane = async (lane: Lane): Promise<void> => {
+    try {
+      const res = await lane.member.request('add', { query, body: lane.pass, contentType: ctx.contentType, signal })
+      if (res.status >= 400) throw lane.member.answerError(res, await readText(res.body, lane.member.name))
+      for await (const ev of parseNdjson<AddEvent>(res, lane.member.name, 'add')) {
+        if (!lane.alive) { res.body.destroy(); return }
+        onEvent(lane, ev)
+      }
+      lane.finished = true
+    } catch (err) {
+      kill(lane, err)
+    }
+  }
+
+  const pump = async (body: Readable): Promise<void> => {
+    try {
+      for await (const chunk of body) {
+        h.metrics.addBytes.inc((chunk as Buffer).length)
+        const live = lanes.filter(l => l.alive)
+        if (live.length === 0) break
+        await Promise.all(live.map(async l => { await writeTo(l, chunk as Buffer) }))
+      }
+      for (const l of lanes) if (l.alive) l.pass.end()
+    } catch (err) {
+      // The client's upload failed (disconnect, truncation): every member must see it fail too.
+      for (const l of lanes) kill(l, new Error(`upload from client failed: ${errorMessage(err)}`))
+      abort.abort(err)
+    }
+  }
+
+  const body = ctx.body()
+  const done = Promise.all([pump(body), ...lanes.map(runLane)]).then(() => {
+    const ok = lanes.filter(l => l.alive && l.finished && l.results === sent.length)
+    if (diverged.length > 0) throw new CommandError(`add: members disagree on the result: ${diverged.join('; ')}`)
+    if (ok.length < min) {
+      throw new NotEnoughReplicasError(sent.at(-1)?.Hash ?? 'add', ok.length, min,
+        lanes.filter(l => !ok.includes(l)).map(l => `${l.member.name}: ${l.error ?? 'incomplete answer'}`))
+    }
+    record(h, sent, options['wrap-with-directory'] === true, ok.map(l => l.member.name), pinName, cluster.metadata, min, max)
+  })
+  done.then(() => { out.end() }, (err: unknown) => { out.end(err as Error) })
+
+  return await sendChannel(ctx.c, out, {}, (err) => { h.log.warn({ err: errorMessage(err) }, 'add failed after output began') })
+}
+
+async function writeTo (lane: Lane, chunk: Buffer): Promise<void> {
+  if (!lane.alive) return
+  if (lane.pass.write(chunk)) return
+  await new Promise<void>((resolve) => {
+    const done = (): void => {
+      lane.pass.off('drain', done)
+      lane.pass.off('close', done)
+      resolve()
+    }
+    lane.pass.on('drain', done)
+    lane.pass.on('close', done)
+  })
+}
+
+/** The roots Kubo pins: the wrapper with -w, else each top-level entry (a name without `/`). */
+function record (h: HubComponents, sent: Array<{ Name: string, Hash: string }>, wrapped: boolean, members: string[],
+  name: string | undefined, metadata: Record<string, string>, min: number, max: number): void {
+  if (sent.length === 0) return
+  const roots = wrapped ? [sent[sent.length - 1]] : sent.filter(e => !e.Name.includes('/'))
+  for (const root of roots) {
+    h.store.putPin({
+      cid: root.Hash, name: name ?? '', mode: 'recursive', state: 'pinned', metadata, replicationMin: min, replicationMax: max,
+    }, members.map(member => ({ member, status: 'pinned' as const })))
+  }
+}

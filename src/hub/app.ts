@@ -1,0 +1,85 @@
+/**
+ * @module hub/app
+ * The hub's HTTP surface: the Kubo RPC API under `/api/v0/`, `/metrics` for Prometheus,
+ * and a small admin API under `/supercluster/v1/`. Everything outside those answers
+ * Kubo's plain 404.
+ */
+import { Hono } from 'hono'
+import { createKuboApp } from '../kubo/transport.js'
+import { errorMessage } from '../errors.js'
+import { outcomeOf } from '../metrics.js'
+import type { HubComponents } from './components.js'
+import { hubCommands, passthroughRaw } from './commands.js'
+
+export interface HubAppOptions {
+  apiPort: () => number
+}
+
+export function createHubApp (h: HubComponents, opts: HubAppOptions): Hono {
+  const kubo = createKuboApp({
+    commands: hubCommands(h),
+    apiPort: opts.apiPort,
+    allowedOrigins: h.topology.hub.apiOrigins,
+    fallback: async (raw) => await passthroughRaw(raw, h),
+    shutdownSignal: h.shutdown,
+    observe: (command, status, seconds) => {
+      h.metrics.hubRequests.labels(command, outcomeOf(status)).inc()
+      h.metrics.hubRequestDuration.labels(command).observe(seconds)
+    },
+    onError: (err, command) => { h.log.warn({ command, err: errorMessage(err) }, 'command failed') },
+  })
+
+  const app = new Hono()
+  app.get('/metrics', async (c) => {
+    refreshGauges(h)
+    return c.body(await h.metrics.registry.metrics(), 200, { 'Content-Type': h.metrics.registry.contentType })
+  })
+  app.get('/supercluster/v1/status', (c) => c.json(statusReport(h)))
+  app.get('/supercluster/v1/pins/:cid', (c) => {
+    const cid = c.req.param('cid')
+    const pin = h.store.get(cid)
+    if (pin === undefined) return c.json({ Message: `path '${cid}' is not pinned`, Code: 0, Type: 'error' }, 404)
+    return c.json({ ...pin, allocations: h.store.allocations(cid) })
+  })
+  app.all('*', async (c) => await kubo.fetch(c.req.raw, c.env))
+  return app
+}
+
+function refreshGauges (h: HubComponents): void {
+  h.metrics.memberPins.reset()
+  for (const row of h.store.countsByMember()) h.metrics.memberPins.labels(row.member, row.status).set(row.count)
+  for (const m of h.members.values()) {
+    h.metrics.memberUp.labels(m.name).set(h.monitor.isUp(m.name) ? 1 : 0)
+    const free = h.monitor.freeSpace(m.name)
+    if (free !== undefined) h.metrics.memberFreeBytes.labels(m.name).set(Number(free))
+    h.metrics.memberQueueDepth.labels(m.name).set(h.pins.queueDepth(m.name))
+  }
+}
+
+/** What `supercluster status` prints: each member's health, space, pins and queue. */
+export function statusReport (h: HubComponents): unknown {
+  const counts = new Map<string, Record<string, number>>()
+  for (const row of h.store.countsByMember()) {
+    const c = counts.get(row.member) ?? {}
+    c[row.status] = row.count
+    counts.set(row.member, c)
+  }
+  return {
+    hub: { id: h.topology.hub.id, peerId: h.identity.id },
+    members: [...h.members.values()].map(m => {
+      const health = h.monitor.health(m.name)
+      return {
+        name: m.name,
+        kind: m.kind,
+        urls: m.urls,
+        up: h.monitor.isUp(m.name),
+        lastError: health?.lastError,
+        latencyMs: health?.latency !== undefined ? Math.round(health.latency * 1000 * 10) / 10 : undefined,
+        repoSize: health?.repoSize?.toString(),
+        storageMax: health?.storageMax?.toString(),
+        pins: counts.get(m.name) ?? {},
+        queueDepth: h.pins.queueDepth(m.name),
+      }
+    }),
+  }
+}

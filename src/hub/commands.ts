@@ -1,0 +1,316 @@
+/**
+ * @module hub/commands
+ * The commands the hub takes over (DESIGN.md's fan-out table) and how each combines its
+ * members' answers:
+ *
+ * | command                     | hub behaviour                                                     |
+ * | --------------------------- | ----------------------------------------------------------------- |
+ * | pin/add                     | placement, durable intent, answer after `min` acknowledgements    |
+ * | pin/rm                      | tombstone, every allocated member, "not pinned" counts as done    |
+ * | pin/update                  | the members holding the old pin                                   |
+ * | pin/ls                      | from the hub's store (`arg`, `type`, `stream`, `names`, `name`)   |
+ * | add                         | body teed to the placed members; one NDJSON answer; CIDs compared |
+ * | repo/stat                   | every member once, summed exactly; failures counted in a header   |
+ * | repo/gc                     | every member, NDJSON streams merged                               |
+ * | block/put, dag/put pin=true | stored on one member, then pinned by placement                    |
+ * | cat, get, ls, refs, block/get, block/stat, dag/get, dag/export | a member holding the CID first |
+ * | id, version                 | answered by the hub itself                                        |
+ * | everything else             | streamed to the topology's passthrough member                     |
+ */
+import { pushable } from 'it-pushable'
+import type { Command, CommandContext, RawContext } from '../kubo/transport.js'
+import { sendChannel, sendValue } from '../kubo/respond.js'
+import type { CommandSpec } from '../kubo/options.js'
+import type { MemberClient } from '../members/client.js'
+import { parseNdjson, readText } from '../members/client.js'
+import { addU64, parseRepoStat } from '../members/repo-stat.js'
+import { rank } from '../placement/placement.js'
+import { CommandError, PinNotFoundError, errorMessage } from '../errors.js'
+import type { PinRecord } from '../state/store.js'
+import type { HubComponents } from './components.js'
+import { handleAdd } from './add.js'
+import { parseIpfsPath } from './cid.js'
+import { clusterOptions } from './cluster-options.js'
+import { forwardTo, forwardToFirst, forwardableRequestHeaders } from './forward.js'
+
+const pathArgs = (name: string, required = true, stdin = false): CommandSpec['args'] => [{ name, required, variadic: true, stdin }]
+
+export const KUBO_VERSION = '0.44.0'
+
+export function hubCommands (h: HubComponents): Command[] {
+  const cmd = (spec: CommandSpec, handler: (ctx: CommandContext) => Promise<Response>): Command => ({ spec, handler })
+  const readRoute = (path: string, options: CommandSpec['options'] = [], stdin = false): Command =>
+    cmd({ path, args: pathArgs('ipfs-path', true, stdin), options }, async (ctx) => await routeRead(ctx, h))
+
+  return [
+    cmd({ path: 'version', options: [{ name: 'number', aliases: ['n'], type: 'bool' }, { name: 'commit', type: 'bool' }, { name: 'repo', type: 'bool' }, { name: 'all', type: 'bool' }] },
+      async (ctx) => await sendValue(ctx.c, { Version: KUBO_VERSION, Commit: '', Repo: '18', System: `${process.arch === 'x64' ? 'amd64' : process.arch}/${process.platform}`, Golang: `supercluster/0.1.0 node/${process.version}` })),
+
+    cmd({ path: 'id', args: [{ name: 'peerid', required: false }], options: [{ name: 'format', aliases: ['f'], type: 'string' }, { name: 'peerid-base', type: 'string' }] },
+      async (ctx) => {
+        if (ctx.args.length > 0 && ctx.args[0] !== h.identity.id) return await passthrough(ctx, h)
+        return await sendValue(ctx.c, { ID: h.identity.id, PublicKey: h.identity.publicKey, Addresses: [], AgentVersion: 'supercluster/0.1.0', Protocols: [] })
+      }),
+
+    cmd({
+      path: 'pin/add',
+      args: pathArgs('ipfs-path', true, true),
+      options: [{ name: 'recursive', aliases: ['r'], type: 'bool', default: true }, { name: 'name', aliases: ['n'], type: 'string' }, { name: 'progress', type: 'bool' }],
+    }, async (ctx) => {
+      const cluster = clusterOptions(ctx.url.searchParams)
+      const name = ctx.options.name as string | undefined
+      if (name !== undefined && Buffer.byteLength(name) > 255) throw new CommandError(`pin name is ${Buffer.byteLength(name)} bytes (max 255 bytes)`)
+      const pinned: string[] = []
+      for (const arg of ctx.args) {
+        const cid = await resolvePath(ctx, h, arg)
+        await h.pins.pin(cid, {
+          mode: ctx.options.recursive === false ? 'direct' : 'recursive', name, metadata: cluster.metadata, replication: cluster.replication, signal: ctx.signal,
+        })
+        pinned.push(cid)
+      }
+      if (ctx.options.progress === true) return await sendChannel(ctx.c, (async function * () { yield { Pins: pinned } })())
+      return await sendValue(ctx.c, { Pins: pinned })
+    }),
+
+    cmd({ path: 'pin/rm', args: pathArgs('ipfs-path', true, true), options: [{ name: 'recursive', aliases: ['r'], type: 'bool', default: true }] },
+      async (ctx) => {
+        const removed: string[] = []
+        for (const arg of ctx.args) {
+          const cid = parseIpfsPath(arg).rest === '' ? parseIpfsPath(arg).root : await resolvePath(ctx, h, arg)
+          await h.pins.unpin(cid, ctx.options.recursive !== false, ctx.signal)
+          removed.push(cid)
+        }
+        return await sendValue(ctx.c, { Pins: removed })
+      }),
+
+    cmd({ path: 'pin/update', args: [{ name: 'from-path', required: true }, { name: 'to-path', required: true }], options: [{ name: 'unpin', type: 'bool', default: true }] },
+      async (ctx) => {
+        const from = await resolvePath(ctx, h, ctx.args[0])
+        const to = await resolvePath(ctx, h, ctx.args[1])
+        await h.pins.update(from, to, ctx.options.unpin !== false, ctx.signal)
+        return await sendValue(ctx.c, { Pins: [from, to] })
+      }),
+
+    cmd({
+      path: 'pin/ls',
+      args: [{ name: 'ipfs-path', variadic: true }],
+      options: [
+        { name: 'type', aliases: ['t'], type: 'string', default: 'all' }, { name: 'quiet', aliases: ['q'], type: 'bool' },
+        { name: 'stream', aliases: ['s'], type: 'bool' }, { name: 'names', type: 'bool' }, { name: 'name', aliases: ['n'], type: 'string' },
+      ],
+    }, async (ctx) => await pinLs(ctx, h)),
+
+    cmd({ path: 'repo/stat', options: [{ name: 'size-only', aliases: ['s'], type: 'bool' }, { name: 'human', aliases: ['H'], type: 'bool' }] },
+      async (ctx) => await repoStat(ctx, h)),
+
+    cmd({ path: 'repo/gc', options: [{ name: 'stream-errors', type: 'bool' }, { name: 'quiet', aliases: ['q'], type: 'bool' }, { name: 'silent', type: 'bool' }] },
+      async (ctx) => await repoGc(ctx, h)),
+
+    cmd({
+      path: 'add',
+      args: [{ name: 'path', required: true, file: true }],
+      options: [
+        { name: 'pin', type: 'bool', default: true }, { name: 'pin-name', type: 'string' }, { name: 'only-hash', aliases: ['n'], type: 'bool' },
+        { name: 'wrap-with-directory', aliases: ['w'], type: 'bool' }, { name: 'progress', aliases: ['p'], type: 'bool' },
+        { name: 'cid-version', type: 'int' }, { name: 'raw-leaves', type: 'bool' }, { name: 'chunker', aliases: ['s'], type: 'string' },
+        { name: 'trickle', aliases: ['t'], type: 'bool' }, { name: 'quiet', aliases: ['q'], type: 'bool' }, { name: 'quieter', aliases: ['Q'], type: 'bool' },
+        { name: 'silent', type: 'bool' }, { name: 'hash', type: 'string' }, { name: 'inline', type: 'bool' }, { name: 'inline-limit', type: 'int' },
+        { name: 'recursive', aliases: ['r'], type: 'bool' }, { name: 'hidden', aliases: ['H'], type: 'bool' }, { name: 'empty-dirs', aliases: ['E'], type: 'bool' },
+      ],
+    }, async (ctx) => await handleAdd(ctx, h)),
+
+    cmd({ path: 'block/put', args: [{ name: 'data', required: true, file: true }], options: [{ name: 'pin', type: 'bool' }] },
+      async (ctx) => await putAndPin(ctx, h, 'block/put', 'Key')),
+    cmd({ path: 'dag/put', args: [{ name: 'object data', required: true, file: true }], options: [{ name: 'pin', type: 'bool' }] },
+      async (ctx) => await putAndPin(ctx, h, 'dag/put', 'Cid')),
+
+    readRoute('cat', [{ name: 'offset', aliases: ['o'], type: 'int' }, { name: 'length', aliases: ['l'], type: 'int' }, { name: 'progress', type: 'bool' }], true),
+    readRoute('get'),
+    readRoute('ls'),
+    readRoute('refs'),
+    readRoute('block/get'),
+    readRoute('block/stat'),
+    readRoute('dag/get'),
+    readRoute('dag/export'),
+  ]
+}
+
+/** Forward any other command to the passthrough member, streaming both ways. */
+export async function passthroughRaw (raw: RawContext, h: HubComponents): Promise<Response> {
+  const member = h.members.get(h.topology.passthrough)!
+  return await forwardTo(raw.c, member, {
+    command: raw.path,
+    query: raw.url.searchParams,
+    body: raw.body(),
+    contentType: raw.c.req.header('content-type'),
+    headers: forwardableRequestHeaders(raw.c),
+    signal: raw.signal,
+  })
+}
+
+async function passthrough (ctx: CommandContext, h: HubComponents): Promise<Response> {
+  return await passthroughRaw({ c: ctx.c, path: ctx.command, url: ctx.url, signal: ctx.signal, body: ctx.body }, h)
+}
+
+/** The CID a path names; sub-paths are resolved by a member that holds the root. */
+async function resolvePath (ctx: CommandContext, h: HubComponents, arg: string): Promise<string> {
+  const p = parseIpfsPath(arg)
+  if (p.rest === '') return p.root
+  const members = membersFor(h, p.root)
+  let last: unknown
+  for (const m of members) {
+    try {
+      const r = await m.json<{ Path?: string }>('resolve', { args: [`/ipfs/${p.root}/${p.rest}`], signal: ctx.signal })
+      if (typeof r.Path === 'string') return parseIpfsPath(r.Path).root
+    } catch (err) {
+      last = err
+    }
+  }
+  throw new CommandError(`could not resolve ${arg}: ${last === undefined ? 'no member available' : errorMessage(last)}`)
+}
+
+/** Up members, holders of the CID first, the others in rendezvous order. */
+function membersFor (h: HubComponents, cid: string): MemberClient[] {
+  const holders = h.store.holders(cid).filter(n => h.monitor.isUp(n) && h.members.has(n))
+  const others = rank(cid, h.topology.members.filter(m => !holders.includes(m.name) && h.monitor.isUp(m.name)))
+  return [...holders, ...others].map(n => h.members.get(n)!)
+}
+
+async function routeRead (ctx: CommandContext, h: HubComponents): Promise<Response> {
+  let root: string
+  try {
+    root = parseIpfsPath(ctx.args[0]).root
+  } catch {
+    return await passthrough(ctx, h) // not a CID path (IPNS, …): let the passthrough member answer
+  }
+  const query = new URLSearchParams(ctx.url.searchParams)
+  query.delete('arg')
+  for (const a of ctx.args) query.append('arg', a)
+  return await forwardToFirst(ctx.c, membersFor(h, root), { command: ctx.command, query, headers: forwardableRequestHeaders(ctx.c), signal: ctx.signal })
+}
+
+async function pinLs (ctx: CommandContext, h: HubComponents): Promise<Response> {
+  const type = ctx.options.type as string
+  if (!['all', 'recursive', 'direct', 'indirect'].includes(type)) {
+    throw new CommandError(`invalid type '${type}', must be one of {direct, indirect, recursive, all}`)
+  }
+  const nameFilter = ctx.options.name as string | undefined
+  const withNames = ctx.options.names === true || nameFilter !== undefined
+  const matches = (p: PinRecord): boolean => (type === 'all' || type === p.mode) && (nameFilter === undefined || p.name.includes(nameFilter))
+
+  let entries: Iterable<{ cid: string, type: string, name: string }>
+  if (ctx.args.length > 0) {
+    const found: Array<{ cid: string, type: string, name: string }> = []
+    for (const arg of ctx.args) {
+      const cid = await resolvePath(ctx, h, arg).catch((err: unknown) => { throw err instanceof CommandError ? err : new PinNotFoundError(arg) })
+      const rec = h.store.get(cid)
+      if (rec === undefined || rec.state !== 'pinned' || !matches(rec)) throw new PinNotFoundError(arg)
+      found.push({ cid, type: rec.mode, name: rec.name })
+    }
+    entries = found
+  } else {
+    const modes = type === 'all' ? [undefined] : type === 'indirect' ? [] : [type as 'recursive' | 'direct']
+    entries = (function * () {
+      for (const mode of modes) {
+        for (const p of h.store.list({ mode, state: 'pinned', nameContains: nameFilter })) yield { cid: p.cid, type: p.mode, name: p.name }
+      }
+    })()
+  }
+
+  if (ctx.options.stream === true) {
+    return await sendChannel(ctx.c, (async function * () {
+      for (const e of entries) {
+        yield withNames && e.name !== '' ? { Cid: e.cid, Name: e.name, Type: e.type } : { Cid: e.cid, Type: e.type }
+      }
+    })())
+  }
+  const keys: Record<string, { Type: string, Name: string }> = {}
+  let any = false
+  for (const e of entries) {
+    keys[e.cid] = { Type: e.type, Name: withNames ? e.name : '' }
+    any = true
+  }
+  return await sendValue(ctx.c, any ? { Keys: keys } : {})
+}
+
+async function repoStat (ctx: CommandContext, h: HubComponents): Promise<Response> {
+  const sizeOnly = ctx.options['size-only'] === true
+  const seen = new Set<string>()
+  const distinct = [...h.members.values()].filter(m => {
+    if (m.urls.some(u => seen.has(u))) return false
+    for (const u of m.urls) seen.add(u)
+    return true
+  })
+  let failed = 0
+  const results = await Promise.all(distinct.map(async m => {
+    if (!h.monitor.isUp(m.name)) { failed++; return undefined }
+    try {
+      const res = await m.request('repo/stat', { query: { 'size-only': sizeOnly }, signal: ctx.signal })
+      const text = await readText(res.body, m.name)
+      if (res.status >= 400) throw m.answerError(res, text)
+      return parseRepoStat(text)
+    } catch (err) {
+      ctx.signal.throwIfAborted()
+      failed++
+      h.log.warn({ member: m.name, err: errorMessage(err) }, 'repo/stat failed on member')
+      return undefined
+    }
+  }))
+  let repoSize = 0n
+  let storageMax = 0n
+  let numObjects = 0n
+  for (const r of results) {
+    if (r === undefined) continue
+    repoSize = addU64(repoSize, r.RepoSize)
+    storageMax = addU64(storageMax, r.StorageMax)
+    numObjects = addU64(numObjects, r.NumObjects)
+  }
+  return await sendValue(ctx.c, {
+    RepoSize: repoSize,
+    StorageMax: storageMax,
+    NumObjects: sizeOnly ? 0n : numObjects,
+    RepoPath: sizeOnly ? '' : `supercluster:${h.topology.hub.id}`,
+    Version: sizeOnly ? '' : 'fs-repo@18',
+  }, { 'X-Supercluster-Members': String(distinct.length), 'X-Supercluster-Members-Failed': String(failed) })
+}
+
+async function repoGc (ctx: CommandContext, h: HubComponents): Promise<Response> {
+  const out = pushable<unknown>({ objectMode: true })
+  const errors: string[] = []
+  const members = [...h.members.values()].filter(m => h.monitor.isUp(m.name))
+  void Promise.all(members.map(async m => {
+    try {
+      const res = await m.request('repo/gc', { query: ctx.url.searchParams, signal: ctx.signal })
+      if (res.status >= 400) throw m.answerError(res, await readText(res.body, m.name))
+      for await (const v of parseNdjson(res, m.name, 'repo/gc')) out.push(v)
+    } catch (err) {
+      errors.push(`${m.name}: ${errorMessage(err)}`)
+    }
+  })).then(() => {
+    out.end(errors.length > 0 ? new CommandError(`repo/gc failed on ${errors.length} member(s): ${errors.join('; ')}`) : undefined)
+  })
+  return await sendChannel(ctx.c, out)
+}
+
+/**
+ * block/put and dag/put: without `pin=true` a plain passthrough. With it, the data is
+ * stored on one member (unpinned there), then each resulting CID is pinned by placement,
+ * which copies the blocks to the chosen members.
+ */
+async function putAndPin (ctx: CommandContext, h: HubComponents, command: string, key: 'Key' | 'Cid'): Promise<Response> {
+  if (ctx.options.pin !== true) return await passthrough(ctx, h)
+  const decision = h.placement.place({ key: crypto.randomUUID() })
+  const first = h.members.get(decision.ranked[0] ?? h.topology.passthrough)!
+  const query = new URLSearchParams(ctx.url.searchParams)
+  query.set('pin', 'false')
+  const res = await first.request(command, { query, body: ctx.body(), contentType: ctx.contentType, signal: ctx.signal })
+  if (res.status >= 400) throw first.answerError(res, await readText(res.body, first.name))
+  const values: Array<Record<string, unknown>> = []
+  for await (const v of parseNdjson<Record<string, unknown>>(res, first.name, command)) values.push(v)
+  for (const v of values) {
+    const field = v[key]
+    const cid = typeof field === 'string' ? field : (field as { '/'?: string } | undefined)?.['/']
+    if (cid !== undefined) await h.pins.pin(cid, { mode: 'recursive', signal: ctx.signal })
+  }
+  return await sendChannel(ctx.c, (async function * () { yield * values })())
+}

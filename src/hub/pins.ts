@@ -1,0 +1,299 @@
+/**
+ * @module hub/pins
+ * Drives pins to members. A pin's intent is written to the store before any member is
+ * asked; each member's work runs through that member's queue; the caller is answered as
+ * soon as `replication.min` members acknowledged, while the rest carry on in the
+ * background. A member that lacks the content gets it copied from a member that has it
+ * (`dag/export` streamed into `dag/import`), because members need not share a network.
+ */
+import PQueue from 'p-queue'
+import type { MemberClient } from '../members/client.js'
+import { discard, readText } from '../members/client.js'
+import type { HealthMonitor } from '../members/monitor.js'
+import type { Placement } from '../placement/placement.js'
+import type { PinMode, PinStore } from '../state/store.js'
+import type { Replication } from '../topology/index.js'
+import type { Metrics } from '../metrics.js'
+import type { Logger } from '../log.js'
+import { CommandError, NotEnoughReplicasError, NotPinnedError, UpstreamError, errorMessage } from '../errors.js'
+import { multipartFile } from './multipart.js'
+
+export interface PinOptions {
+  mode: PinMode
+  name?: string
+  metadata?: Record<string, string>
+  replication?: Partial<Replication>
+  signal: AbortSignal
+}
+
+export interface PinServiceComponents {
+  members: Map<string, MemberClient>
+  monitor: HealthMonitor
+  placement: Placement
+  store: PinStore
+  metrics: Metrics
+  log: Logger
+  /** Aborts background work at shutdown. */
+  shutdown: AbortSignal
+}
+
+/** Member answers that mean "there is nothing to unpin here" (Kubo's and the cluster proxy's wording). */
+export function isNotPinnedAnswer (err: unknown): boolean {
+  const m = errorMessage(err)
+  return /not pinned|pin is not part of the pinset|is not pinned/i.test(m)
+}
+
+/** Member answers that mean "I do not have the blocks and cannot fetch them". */
+export function isMissingContent (err: unknown): boolean {
+  return /could not find|not found|no link named|block was not found|failed to fetch/i.test(errorMessage(err)) && !isNotPinnedAnswer(err)
+}
+
+export class PinService {
+  private readonly c: PinServiceComponents
+  private readonly queues = new Map<string, PQueue>()
+
+  constructor (components: PinServiceComponents) {
+    this.c = components
+  }
+
+  queue (member: string): PQueue {
+    let q = this.queues.get(member)
+    if (q === undefined) {
+      const m = this.c.members.get(member)
+      q = new PQueue({ concurrency: m?.spec.concurrency ?? 16 })
+      const gauge = this.c.metrics.memberQueueDepth.labels(member)
+      const update = (): void => { gauge.set(q!.size + q!.pending) }
+      q.on('add', update)
+      q.on('next', update)
+      this.queues.set(member, q)
+    }
+    return q
+  }
+
+  queueDepth (member: string): number {
+    const q = this.queues.get(member)
+    return q === undefined ? 0 : q.size + q.pending
+  }
+
+  /** Wait for every queued task (shutdown drain). */
+  async idle (): Promise<void> {
+    await Promise.all([...this.queues.values()].map(async q => { await q.onIdle() }))
+  }
+
+  /**
+   * Pin one CID. Resolves once `min` members acknowledged (the others go on in the
+   * background); rejects with NotEnoughReplicasError when that is no longer possible.
+   */
+  async pin (cid: string, opts: PinOptions): Promise<string[]> {
+    const { store } = this.c
+    const existing = store.get(cid)
+    if (existing !== undefined && existing.state === 'pinned') {
+      if (opts.mode === 'direct' && existing.mode === 'recursive') {
+        throw new CommandError(`pin: ${cid} already pinned recursively`)
+      }
+      const holders = store.holders(cid)
+      if (existing.mode === opts.mode && holders.length >= existing.replicationMin) {
+        if (opts.name !== undefined && opts.name !== existing.name) store.rename(cid, opts.name)
+        return holders
+      }
+    }
+    const name = opts.name ?? existing?.name ?? ''
+    const decision = this.c.placement.place({ key: cid, name, replication: opts.replication })
+    const { min, max } = decision.replication
+    const keep = existing !== undefined ? store.holders(cid).filter(m => decision.ranked.includes(m)) : []
+    const targets = [...keep, ...decision.ranked.filter(m => !keep.includes(m))]
+    if (targets.length < min) {
+      throw new NotEnoughReplicasError(cid, 0, min, [`only ${targets.length} members are up and eligible`])
+    }
+    const primary = targets.slice(0, max)
+    const spares = targets.slice(max)
+    store.putPin({
+      cid, name, mode: opts.mode, state: 'pinned', metadata: opts.metadata ?? existing?.metadata ?? {},
+      replicationMin: min, replicationMax: max,
+    }, primary.map(member => ({ member, status: 'queued' as const })))
+    return await this.fanOut(cid, opts.mode, name, min, primary, spares, opts.signal)
+  }
+
+  private async fanOut (cid: string, mode: PinMode, name: string, min: number, primary: string[], spares: string[], request: AbortSignal): Promise<string[]> {
+    // Work continues after the answer; only an unanswered client's disconnect cancels it.
+    const work = new AbortController()
+    const onAbort = (): void => { work.abort(request.reason) }
+    request.addEventListener('abort', onAbort, { once: true })
+    const signal = AbortSignal.any([work.signal, this.c.shutdown])
+
+    return await new Promise<string[]>((resolve, reject) => {
+      const acked: string[] = []
+      const failures: string[] = []
+      let running = 0
+      let answered = false
+      const finish = (): void => {
+        if (answered) return
+        if (acked.length >= min) {
+          answered = true
+          request.removeEventListener('abort', onAbort)
+          resolve([...acked])
+        } else if (running === 0) {
+          answered = true
+          request.removeEventListener('abort', onAbort)
+          reject(request.aborted ? request.reason : new NotEnoughReplicasError(cid, acked.length, min, failures))
+        }
+      }
+      const start = (member: string): void => {
+        running++
+        this.queue(member).add(async () => { await this.pinOn(member, cid, mode, name, signal) }, { signal })
+          .then(() => { acked.push(member) }, (err: unknown) => {
+            failures.push(`${member}: ${errorMessage(err)}`)
+            this.c.store.setAllocation(cid, member, 'error', errorMessage(err))
+            const spare = spares.shift()
+            if (spare !== undefined && !signal.aborted) {
+              this.c.store.setAllocation(cid, spare, 'queued')
+              start(spare)
+            }
+          })
+          .finally(() => { running--; finish() })
+      }
+      for (const m of primary) start(m)
+      request.addEventListener('abort', () => {
+        if (!answered) { answered = true; reject(request.reason) }
+      }, { once: true })
+    })
+  }
+
+  /** Pin on one member, copying the DAG from a holder when the member lacks it. */
+  async pinOn (member: string, cid: string, mode: PinMode, name: string, signal: AbortSignal): Promise<void> {
+    const m = this.member(member)
+    this.c.store.setAllocation(cid, member, 'pinning')
+    const query: Record<string, string | boolean | undefined> = {
+      recursive: mode === 'recursive',
+      name: name !== '' ? name : undefined,
+      // the cluster proxy reads `type`, not `recursive` (ipfs-cluster-proxy.md §1.2)
+      type: m.kind === 'cluster-proxy' ? mode : undefined,
+    }
+    try {
+      await m.json('pin/add', { args: [cid], query, signal })
+    } catch (err) {
+      if (!isMissingContent(err)) throw err
+      const holder = await this.findHolder(cid, member, signal)
+      if (holder === undefined) throw err
+      await this.copyDag(holder, m, cid, signal)
+      await m.json('pin/add', { args: [cid], query, signal })
+    }
+    this.c.store.setAllocation(cid, member, 'pinned')
+  }
+
+  /** A member that has the content: the store's holders first, then any member that has the root block. */
+  async findHolder (cid: string, except: string, signal: AbortSignal): Promise<MemberClient | undefined> {
+    const known = this.c.store.holders(cid).filter(n => n !== except && this.c.monitor.isUp(n))
+    if (known.length > 0) return this.member(known[0])
+    for (const m of this.c.members.values()) {
+      if (m.name === except || !this.c.monitor.isUp(m.name)) continue
+      try {
+        await m.json('block/stat', { args: [cid], query: { offline: true }, signal, timeoutMs: 5_000 })
+        return m
+      } catch {
+        // not there
+      }
+    }
+    return undefined
+  }
+
+  /** Stream `dag/export` from one member into `dag/import` on another; nothing is buffered. */
+  async copyDag (from: MemberClient, to: MemberClient, cid: string, signal: AbortSignal): Promise<void> {
+    this.c.log.info({ cid, from: from.name, to: to.name }, 'copying content between members')
+    const exp = await from.request('dag/export', { args: [cid], signal })
+    if (exp.status >= 400) throw from.answerError(exp, await readText(exp.body, from.name))
+    const body = multipartFile(exp.body, 'dag.car')
+    const imp = await to.request('dag/import', { query: { 'pin-roots': false }, body: body.stream, contentType: body.contentType, signal })
+    if (imp.status >= 400) {
+      exp.body.destroy()
+      throw to.answerError(imp, await readText(imp.body, to.name))
+    }
+    await discard(imp.body)
+    const trailer = imp.trailers['x-stream-error'] ?? exp.trailers['x-stream-error']
+    if (trailer !== undefined && trailer !== '') throw new UpstreamError(to.name, `copying ${cid}: ${trailer}`)
+  }
+
+  /**
+   * Unpin: the tombstone is written first, then every member with an allocation is
+   * asked; the pin row goes once all are done. Members that are down keep an `unpinning`
+   * allocation for repair.
+   */
+  async unpin (cid: string, recursive: boolean, signal: AbortSignal): Promise<void> {
+    const { store } = this.c
+    const rec = store.get(cid)
+    if (rec === undefined || rec.state !== 'pinned') throw new NotPinnedError()
+    if (!recursive && rec.mode === 'recursive') throw new CommandError(`${cid} is pinned recursively`)
+    store.setPinState(cid, 'unpinning')
+    const allocations = store.allocations(cid)
+    const bg = AbortSignal.any([signal, this.c.shutdown])
+    await Promise.allSettled(allocations.map(async a => {
+      store.setAllocation(cid, a.member, 'unpinning')
+      if (!this.c.monitor.isUp(a.member) || !this.c.members.has(a.member)) return
+      await this.queue(a.member).add(async () => { await this.unpinOn(a.member, cid, rec.mode, bg) }, { signal: bg })
+    }))
+    if (store.allocations(cid).length === 0) store.deletePin(cid)
+  }
+
+  async unpinOn (member: string, cid: string, mode: PinMode, signal: AbortSignal): Promise<void> {
+    const m = this.member(member)
+    try {
+      await m.json('pin/rm', { args: [cid], query: { recursive: mode === 'recursive' }, signal })
+    } catch (err) {
+      if (!isNotPinnedAnswer(err)) {
+        this.c.store.setAllocation(cid, member, 'unpinning', errorMessage(err))
+        throw err
+      }
+    }
+    this.c.store.deleteAllocation(cid, member)
+  }
+
+  /** pin/update on the members that hold `from`; the new pin inherits name and replication. */
+  async update (from: string, to: string, unpin: boolean, signal: AbortSignal): Promise<void> {
+    const { store } = this.c
+    const rec = store.get(from)
+    if (rec === undefined || rec.state !== 'pinned' || rec.mode !== 'recursive') {
+      throw new CommandError("'from' cid was not recursively pinned already")
+    }
+    if (from === to) return
+    const holders = store.holders(from)
+    const members = holders.length > 0 ? holders : store.allocations(from).map(a => a.member)
+    store.putPin({ ...rec, cid: to, state: 'pinned' }, members.map(member => ({ member, status: 'pinning' as const })))
+    const failures: string[] = []
+    let acked = 0
+    await Promise.all(members.map(async member => {
+      const m = this.member(member)
+      try {
+        await this.queue(member).add(async () => {
+          try {
+            await m.json('pin/update', { args: [from, to], query: { unpin }, signal })
+          } catch (err) {
+            if (!isMissingContent(err)) throw err
+            const holder = await this.findHolder(to, member, signal)
+            if (holder === undefined) throw err
+            await this.copyDag(holder, m, to, signal)
+            await m.json('pin/update', { args: [from, to], query: { unpin }, signal })
+          }
+        }, { signal })
+        store.setAllocation(to, member, 'pinned')
+        if (unpin) store.deleteAllocation(from, member)
+        acked++
+      } catch (err) {
+        failures.push(`${member}: ${errorMessage(err)}`)
+        store.setAllocation(to, member, 'error', errorMessage(err))
+      }
+    }))
+    if (unpin) {
+      if (store.allocations(from).length === 0) store.deletePin(from)
+      else store.setPinState(from, 'unpinning')
+    }
+    if (acked < Math.min(rec.replicationMin, members.length) || acked === 0) {
+      throw new NotEnoughReplicasError(to, acked, rec.replicationMin, failures)
+    }
+  }
+
+  private member (name: string): MemberClient {
+    const m = this.c.members.get(name)
+    if (m === undefined) throw new CommandError(`member ${name} is not in the topology`)
+    return m
+  }
+}

@@ -1,0 +1,109 @@
+/**
+ * @module hub/start
+ * Builds a running hub from a validated topology: the only place that constructs the
+ * concrete member clients, monitor, placement, store and pin service, and the HTTP
+ * server. Shutdown stops accepting, lets in-flight requests finish up to the deadline,
+ * then aborts what is left and closes pools and the store.
+ */
+import type { AddressInfo } from 'node:net'
+import type { Server } from 'node:http'
+import { join } from 'node:path'
+import { serve } from '@hono/node-server'
+import { MemberClient } from '../members/client.js'
+import { HealthMonitor } from '../members/monitor.js'
+import { Placement } from '../placement/placement.js'
+import { SqlitePinStore } from '../state/sqlite.js'
+import type { PinStore } from '../state/store.js'
+import { createMetrics, type Metrics } from '../metrics.js'
+import type { Logger } from '../log.js'
+import { loadIdentity } from '../identity.js'
+import { parseHostPort, type Topology } from '../topology/index.js'
+import type { HubComponents } from './components.js'
+import { PinService } from './pins.js'
+import { createHubApp } from './app.js'
+
+export interface RunningHub {
+  url: string
+  port: number
+  components: HubComponents
+  close: () => Promise<void>
+}
+
+export interface StartHubOptions {
+  log: Logger
+  metrics?: Metrics
+  /** Override the listen port (0 = ephemeral), e.g. in tests. */
+  port?: number
+  /** Defaults to SQLite under hub.state. */
+  store?: PinStore
+  /** Largest request header block; more gets 431. */
+  maxHeaderSize?: number
+}
+
+export async function startHub (topology: Topology, opts: StartHubOptions): Promise<RunningHub> {
+  const { log } = opts
+  const metrics = opts.metrics ?? createMetrics()
+  const shutdown = new AbortController()
+
+  const members = new Map<string, MemberClient>()
+  let monitor: HealthMonitor | undefined
+  for (const spec of topology.members) {
+    members.set(spec.name, new MemberClient(spec, {
+      viaHeader: () => topology.hub.id,
+      observe: (member, command, outcome, seconds) => {
+        metrics.memberRequests.labels(member, command, outcome).inc()
+        metrics.memberRequestDuration.labels(member, command).observe(seconds)
+        if (outcome === 'error') metrics.memberErrors.labels(member, command).inc()
+      },
+      onTransport: (member, ok, err) => { monitor?.report(member, ok, err) },
+    }))
+  }
+  monitor = new HealthMonitor([...members.values()], topology.defaults.health, (member, health) => {
+    metrics.memberUp.labels(member).set(health.up ? 1 : 0)
+  })
+  const placement = new Placement(topology, (name) => monitor.isUp(name))
+  const store = opts.store ?? new SqlitePinStore(join(topology.hub.state, 'pins.sqlite'))
+  const identity = await loadIdentity(topology.hub.state)
+  const pins = new PinService({ members, monitor, placement, store, metrics, log, shutdown: shutdown.signal })
+  const components: HubComponents = {
+    topology, members, monitor, placement, store, pins, metrics, log, identity, shutdown: shutdown.signal,
+  }
+
+  const { host, port: configuredPort } = parseHostPort(topology.hub.listen)
+  let boundPort = 0
+  const app = createHubApp(components, { apiPort: () => boundPort })
+  const server = await new Promise<Server>((resolve, reject) => {
+    const s = serve({
+      fetch: app.fetch,
+      hostname: host,
+      port: opts.port ?? configuredPort,
+      autoCleanupIncoming: false,
+      serverOptions: { maxHeaderSize: opts.maxHeaderSize ?? 16 * 1024, requestTimeout: 0, headersTimeout: 30_000 },
+    }, (info: AddressInfo) => {
+      boundPort = info.port
+      resolve(s as Server)
+    }) as Server
+    s.once('error', reject)
+  })
+  const url = `http://${host.includes(':') ? `[${host}]` : host}:${boundPort}`
+  monitor.start()
+  log.info({ hub: topology.hub.id, url, members: topology.members.length }, 'hub listening')
+
+  let closing: Promise<void> | undefined
+  const close = async (): Promise<void> => {
+    closing ??= (async () => {
+      monitor.stop()
+      const stopped = new Promise<void>(resolve => { server.close(() => { resolve() }) })
+      server.closeIdleConnections()
+      const deadline = new Promise<void>(resolve => setTimeout(resolve, topology.hub.shutdownTimeoutMs).unref())
+      await Promise.race([Promise.all([stopped, pins.idle()]), deadline])
+      shutdown.abort(new Error('hub shutting down'))
+      server.closeAllConnections()
+      await Promise.all([...members.values()].map(async m => { await m.destroy() }))
+      store.close()
+      log.info({ hub: topology.hub.id }, 'hub stopped')
+    })()
+    await closing
+  }
+  return { url, port: boundPort, components, close }
+}

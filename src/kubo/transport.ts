@@ -1,0 +1,266 @@
+/**
+ * @module kubo/transport
+ * The Kubo RPC transport shared by the hub and the embedded node: the order of checks of
+ * go-ipfs-cmds (CORS, prefix, method, Origin/Referer/User-Agent, parse, run), command
+ * routing including the `/api/v0/pin/add/<cid>` path form, stdin arguments, the `timeout`
+ * option, and one AbortSignal per request that fires when the client goes away, the
+ * deadline passes, or the server shuts down. Errors of every kind leave through
+ * `errorResponse`, the single boundary.
+ */
+import { Readable } from 'node:stream'
+import type { IncomingMessage, ServerResponse } from 'node:http'
+import { Hono, type Context } from 'hono'
+import busboy from 'busboy'
+import {
+  BadRequestError, CommandNotFoundError, DeadlineExceededError, ForbiddenError, MethodNotAllowedError, AbortedError,
+} from '../errors.js'
+import { errorResponse } from './respond.js'
+import { checkArgs, parseGoDuration, parseQuery, type CommandSpec, type OptionValues } from './options.js'
+
+export const API_PREFIX = '/api/v0/'
+
+export interface CommandContext {
+  c: Context
+  command: string
+  args: string[]
+  options: OptionValues
+  /** Fires on client disconnect, `timeout`, or shutdown; `signal.reason` says which. */
+  signal: AbortSignal
+  /** The raw request URL (query included), for forwarding. */
+  url: URL
+  /** Content-Type of the request body ('' when none). */
+  contentType: string
+  /** The request body as a Node stream; read it at most once. */
+  body: () => Readable
+}
+
+export type CommandHandler = (ctx: CommandContext) => Promise<Response>
+
+export interface Command {
+  spec: CommandSpec
+  handler: CommandHandler
+}
+
+export interface RawContext {
+  c: Context
+  /** Path after `/api/v0/`, e.g. `swarm/peers`. */
+  path: string
+  url: URL
+  signal: AbortSignal
+  body: () => Readable
+}
+
+export interface KuboAppOptions {
+  commands: Command[]
+  /** Port the API listens on, for the default Origin allow-list; 0 when unknown. */
+  apiPort: () => number
+  /** Extra allowed origins (`*` allows every origin). */
+  allowedOrigins?: string[]
+  /** Called for commands not in `commands`; default 404. The hub forwards them. */
+  fallback?: (raw: RawContext) => Promise<Response>
+  /** Aborts every in-flight request when it fires. */
+  shutdownSignal?: AbortSignal
+  /** Called with each finished request for metrics: command and outcome. */
+  observe?: (command: string, status: number, seconds: number) => void
+  /** Called for errors that had to go into a trailer, or unexpected failures. */
+  onError?: (err: unknown, command: string) => void
+}
+
+const COMPANION_ORIGINS = ['chrome-extension://nibjojkomfdiaoajekhjakgkdhaomnch', 'chrome-extension://hjoieblefckbooibpepigmacodalfndh']
+
+export function createKuboApp (opts: KuboAppOptions): Hono {
+  const app = new Hono()
+  const table = new Map(opts.commands.map(cmd => [cmd.spec.path, cmd]))
+
+  const allowed = (origin: string): boolean => {
+    const extra = opts.allowedOrigins ?? []
+    if (extra.includes('*') || extra.includes(origin)) return true
+    if (COMPANION_ORIGINS.includes(origin)) return true
+    const port = opts.apiPort()
+    for (const scheme of ['http', 'https']) {
+      for (const host of ['127.0.0.1', '[::1]', 'localhost']) {
+        if (origin === `${scheme}://${host}:${port}`) return true
+      }
+    }
+    return false
+  }
+
+  app.onError((err) => errorResponse(err))
+  app.notFound(() => errorResponse(new CommandNotFoundError()))
+
+  app.all('/api/v0/*', async (c) => {
+    const started = performance.now()
+    const url = new URL(c.req.url)
+    const path = url.pathname.slice(API_PREFIX.length)
+    let command = path
+    try {
+      const method = c.req.method
+      const origin = c.req.header('origin')
+      if (method === 'OPTIONS') return preflight(c, origin !== undefined && allowed(origin))
+      if (method !== 'POST') throw new MethodNotAllowedError()
+      csrfCheck(c, allowed)
+
+      const { signal, dispose } = requestSignal(c, opts.shutdownSignal)
+      const body = (): Readable => requestBody(c)
+      try {
+        const found = resolveCommand(table, path)
+        if (found === undefined) {
+          if (opts.fallback === undefined) throw new CommandNotFoundError()
+          command = 'passthrough'
+          const res = await opts.fallback({ c, path, url, signal, body })
+          opts.observe?.(command, res.status, (performance.now() - started) / 1000)
+          return res
+        }
+        command = found.command.spec.path
+        const { args, options } = parseQuery(found.command.spec, url.searchParams, found.pathArg)
+        const contentType = c.req.header('content-type') ?? ''
+        const isMultipart = contentType.toLowerCase().startsWith('multipart/form-data')
+        let bodyUsed = false
+        const once = (): Readable => {
+          if (bodyUsed) throw new Error('request body read twice')
+          bodyUsed = true
+          return body()
+        }
+        if (isMultipart && found.command.spec.args?.some(a => a.stdin === true) === true &&
+            found.command.spec.args?.some(a => a.file === true) !== true) {
+          args.push(...await stdinArgs(once(), contentType))
+        }
+        checkArgs(found.command.spec, args, isMultipart)
+
+        const timeout = options.timeout
+        let deadline: ReturnType<typeof setTimeout> | undefined
+        let runSignal = signal
+        if (typeof timeout === 'string' && timeout !== '') {
+          const ms = parseGoDuration(timeout)
+          if (ms === undefined) throw new BadRequestError(`time: invalid duration "${timeout}"`)
+          const ac = new AbortController()
+          deadline = setTimeout(() => ac.abort(new DeadlineExceededError()), Math.max(0, ms))
+          runSignal = AbortSignal.any([signal, ac.signal])
+        }
+        try {
+          const res = await found.command.handler({
+            c, command, args, options, signal: runSignal, url, contentType, body: once,
+          })
+          opts.observe?.(command, res.status, (performance.now() - started) / 1000)
+          return res
+        } catch (err) {
+          throw runSignal.aborted && runSignal.reason instanceof Error ? abortCause(runSignal.reason, err) : err
+        } finally {
+          clearTimeout(deadline)
+        }
+      } finally {
+        dispose()
+      }
+    } catch (err) {
+      const res = errorResponse(err)
+      if (res.status >= 500) opts.onError?.(err, command)
+      opts.observe?.(command, res.status, (performance.now() - started) / 1000)
+      return res
+    }
+  })
+  return app
+}
+
+/** Longest runnable command path that prefixes the request path; one extra segment is an argument. */
+function resolveCommand (table: Map<string, Command>, path: string): { command: Command, pathArg?: string } | undefined {
+  const exact = table.get(path)
+  if (exact !== undefined) return { command: exact }
+  const slash = path.lastIndexOf('/')
+  if (slash <= 0) return undefined
+  const parent = table.get(path.slice(0, slash))
+  const tail = path.slice(slash + 1)
+  if (parent === undefined || tail === '' || (parent.spec.args?.length ?? 0) === 0) return undefined
+  return { command: parent, pathArg: decodeURIComponent(tail) }
+}
+
+function preflight (c: Context, originAllowed: boolean): Response {
+  const reqMethod = c.req.header('access-control-request-method')
+  if (reqMethod === undefined) {
+    return new Response(null, { status: 204, headers: { Allow: 'OPTIONS, POST', Vary: 'Origin' } })
+  }
+  const headers: Record<string, string> = { Vary: 'Origin, Access-Control-Request-Method, Access-Control-Request-Headers' }
+  if (originAllowed && reqMethod.toUpperCase() === 'POST') {
+    headers['Access-Control-Allow-Origin'] = c.req.header('origin') ?? '*'
+    headers['Access-Control-Allow-Methods'] = 'POST'
+    headers['Access-Control-Allow-Headers'] = 'Origin, Accept, Content-Type, X-Requested-With'
+  }
+  return new Response(null, { status: 204, headers })
+}
+
+/** Kubo's browser protection (go-ipfs-cmds http/handler.go, Kubo's t0401 matrix). */
+function csrfCheck (c: Context, allowed: (origin: string) => boolean): void {
+  const origin = c.req.header('origin')
+  const referer = c.req.header('referer')
+  if (origin !== undefined && origin !== '' && !allowed(origin)) throw new ForbiddenError()
+  if (referer !== undefined && referer !== '') {
+    let base: string
+    try {
+      const u = new URL(referer)
+      base = `${u.protocol}//${u.host}`
+    } catch {
+      throw new ForbiddenError()
+    }
+    if (!allowed(base)) throw new ForbiddenError()
+  }
+  if ((origin === undefined || origin === '') && (referer === undefined || referer === '')) {
+    const ua = c.req.header('user-agent') ?? ''
+    if (ua.startsWith('Mozilla') && !ua.includes('Electron')) throw new ForbiddenError()
+  }
+}
+
+function requestSignal (c: Context, shutdown?: AbortSignal): { signal: AbortSignal, dispose: () => void } {
+  const env = c.env as { incoming?: IncomingMessage, outgoing?: ServerResponse } | undefined
+  const ac = new AbortController()
+  const signals = [ac.signal]
+  if (shutdown !== undefined) signals.push(shutdown)
+  let dispose = (): void => {}
+  if (env?.outgoing !== undefined) {
+    const out = env.outgoing
+    const onClose = (): void => { if (!out.writableFinished) ac.abort(new AbortedError('client closed the connection')) }
+    out.on('close', onClose)
+    dispose = () => { out.off('close', onClose) }
+  } else {
+    signals.push(c.req.raw.signal)
+  }
+  return { signal: signals.length === 1 ? ac.signal : AbortSignal.any(signals), dispose }
+}
+
+function requestBody (c: Context): Readable {
+  const incoming = (c.env as { incoming?: IncomingMessage } | undefined)?.incoming
+  if (incoming !== undefined) return incoming
+  const web = c.req.raw.body
+  if (web === null) return Readable.from([])
+  return Readable.fromWeb(web as import('node:stream/web').ReadableStream<Uint8Array>)
+}
+
+/** The first file part of a multipart body, one argument per line (CRLF tolerated). */
+async function stdinArgs (body: Readable, contentType: string): Promise<string[]> {
+  return await new Promise<string[]>((resolve, reject) => {
+    let parser: busboy.Busboy
+    try {
+      parser = busboy({ headers: { 'content-type': contentType } })
+    } catch (err) {
+      reject(new BadRequestError(`invalid multipart body: ${(err as Error).message}`))
+      return
+    }
+    const chunks: Buffer[] = []
+    let first = true
+    parser.on('file', (_name, stream) => {
+      if (!first) { stream.resume(); return }
+      first = false
+      stream.on('data', (b: Buffer) => chunks.push(b))
+    })
+    parser.on('error', (err: Error) => reject(new BadRequestError(`invalid multipart body: ${err.message}`)))
+    parser.on('close', () => {
+      const text = Buffer.concat(chunks).toString('utf8')
+      resolve(text.split(/\r?\n/).filter(line => line !== ''))
+    })
+    body.on('error', reject)
+    body.pipe(parser)
+  })
+}
+
+function abortCause (reason: Error, err: unknown): unknown {
+  if (reason instanceof DeadlineExceededError || reason instanceof AbortedError) return reason
+  return err
+}

@@ -1,0 +1,291 @@
+/**
+ * @module members/client
+ * One member over the Kubo RPC. A member may have several endpoint URLs (peers of one
+ * sub-cluster behind their proxies): a request goes to a healthy endpoint and fails over
+ * to the next when it could not be delivered, as long as its body can be sent again. One
+ * undici Pool per endpoint, sized by the member's concurrency, with separate connect,
+ * headers and body timeouts; an AbortSignal through every call; every response body is
+ * either handed to the caller or consumed here.
+ */
+import { Readable } from 'node:stream'
+import { Pool, errors as undiciErrors } from 'undici'
+import type { Dispatcher } from 'undici'
+import {
+  UpstreamError, UpstreamProtocolError, UpstreamTimeoutError, UpstreamUnreachableError, errorMessage,
+} from '../errors.js'
+import type { MemberKind, MemberSpec } from '../topology/index.js'
+
+export type QueryInit = URLSearchParams | Record<string, string | number | boolean | undefined | string[]>
+
+export interface MemberRequest {
+  args?: string[]
+  query?: QueryInit
+  body?: Readable | Uint8Array | string
+  contentType?: string
+  headers?: Record<string, string>
+  signal?: AbortSignal
+  /** Overrides the member's headers/body timeout for this call. */
+  timeoutMs?: number
+}
+
+export interface MemberResponse {
+  status: number
+  headers: Record<string, string | string[] | undefined>
+  /** The body stream; the caller must consume or destroy it. */
+  body: Readable
+  /** Filled once the body has been fully read. */
+  trailers: Record<string, string>
+  endpoint: string
+}
+
+export interface MemberClientInit {
+  /** Hub ids this request has passed, for loop detection in hierarchies. */
+  viaHeader?: () => string
+  /** Observes each finished call: member, command, outcome, seconds. */
+  observe?: (member: string, command: string, outcome: 'ok' | 'error', seconds: number) => void
+  /** Told about transport failures and successes, for health. */
+  onTransport?: (member: string, ok: boolean, err?: Error) => void
+}
+
+interface Endpoint {
+  url: string
+  pool: Pool
+  /** Time of the last delivery failure; 0 when healthy. */
+  failedAt: number
+}
+
+export const VIA_HEADER = 'x-supercluster-via'
+
+/** Connection-level failures: the request was not processed by the member. */
+function isDeliveryFailure (err: unknown): boolean {
+  const code = (err as { code?: string }).code
+  return code === 'ECONNREFUSED' || code === 'ECONNRESET' || code === 'EPIPE' || code === 'EHOSTUNREACH' ||
+    code === 'ENOTFOUND' || code === 'UND_ERR_CONNECT_TIMEOUT' || code === 'UND_ERR_SOCKET' || code === 'UND_ERR_CLOSED'
+}
+
+export class MemberClient {
+  readonly name: string
+  readonly kind: MemberKind
+  readonly spec: MemberSpec
+  private readonly endpoints: Endpoint[]
+  private readonly init: MemberClientInit
+  private next = 0
+
+  constructor (spec: MemberSpec, init: MemberClientInit = {}) {
+    this.name = spec.name
+    this.kind = spec.kind
+    this.spec = spec
+    this.init = init
+    this.endpoints = spec.urls.map(url => ({
+      url: url.replace(/\/+$/, ''),
+      failedAt: 0,
+      pool: new Pool(new URL(url).origin, {
+        connections: spec.concurrency,
+        pipelining: 1,
+        connectTimeout: spec.connectTimeoutMs,
+        headersTimeout: spec.timeoutMs,
+        bodyTimeout: spec.timeoutMs,
+        keepAliveTimeout: 4_000,
+      }),
+    }))
+  }
+
+  get urls (): string[] { return this.endpoints.map(e => e.url) }
+
+  /** Endpoints in the order to try: healthy ones round-robin, then failed ones oldest-failure first. */
+  private order (): Endpoint[] {
+    const n = this.endpoints.length
+    const start = this.next++ % n
+    const rotated = [...this.endpoints.slice(start), ...this.endpoints.slice(0, start)]
+    return [...rotated.filter(e => e.failedAt === 0), ...rotated.filter(e => e.failedAt !== 0).sort((a, b) => a.failedAt - b.failedAt)]
+  }
+
+  /**
+   * Send a request and resolve with the response head; the body stream is the caller's.
+   * Delivery failures move on to the next endpoint when the body can be replayed.
+   */
+  async request (command: string, req: MemberRequest = {}): Promise<MemberResponse> {
+    const started = performance.now()
+    const path = `/api/v0/${command}?${buildQuery(req).toString()}`
+    const replayable = !(req.body instanceof Readable)
+    const failures: Error[] = []
+    for (const ep of this.order()) {
+      req.signal?.throwIfAborted()
+      try {
+        const headers: Record<string, string> = { ...this.spec.headers, ...req.headers }
+        if (req.contentType !== undefined) headers['content-type'] = req.contentType
+        const via = this.init.viaHeader?.()
+        if (via !== undefined && via !== '') headers[VIA_HEADER] = via
+        const res = await ep.pool.request({
+          path,
+          method: 'POST',
+          headers,
+          body: req.body ?? null,
+          signal: req.signal,
+          headersTimeout: req.timeoutMs,
+          bodyTimeout: req.timeoutMs,
+        } as Dispatcher.RequestOptions)
+        ep.failedAt = 0
+        this.init.onTransport?.(this.name, true)
+        const out: MemberResponse = {
+          status: res.statusCode,
+          headers: res.headers,
+          body: res.body as unknown as Readable,
+          trailers: res.trailers,
+          endpoint: ep.url,
+        }
+        const outcome = res.statusCode < 400 ? 'ok' : 'error'
+        res.body.once('close', () => this.init.observe?.(this.name, command, outcome, (performance.now() - started) / 1000))
+        return out
+      } catch (err) {
+        if (req.signal?.aborted === true) throw req.signal.reason
+        const mapped = this.mapError(err)
+        failures.push(mapped)
+        if (isDeliveryFailure(err)) {
+          ep.failedAt = Date.now()
+          this.init.onTransport?.(this.name, false, mapped)
+          if (replayable) continue
+        }
+        this.init.observe?.(this.name, command, 'error', (performance.now() - started) / 1000)
+        throw mapped
+      }
+    }
+    this.init.observe?.(this.name, command, 'error', (performance.now() - started) / 1000)
+    throw failures.length === 1 ? failures[0] : new UpstreamUnreachableError(this.name, new Error(failures.map(f => f.message).join('; ')))
+  }
+
+  /** A single JSON value; a Kubo error answer becomes an UpstreamError carrying its message. */
+  async json<T = unknown> (command: string, req: MemberRequest = {}): Promise<T> {
+    const res = await this.request(command, req)
+    const text = await readText(res.body, this.name)
+    if (res.status >= 400) throw this.answerError(res, text)
+    const line = text.trim().split('\n')[0] ?? ''
+    try {
+      return JSON.parse(line) as T
+    } catch (err) {
+      throw new UpstreamProtocolError(this.name, `${command} answered non-JSON (${JSON.stringify(text.slice(0, 80))})`, err)
+    }
+  }
+
+  /** NDJSON values, streamed; the trailer error (if any) is thrown at the end. */
+  async * ndjson<T = unknown> (command: string, req: MemberRequest = {}): AsyncGenerator<T> {
+    const res = await this.request(command, req)
+    if (res.status >= 400) throw this.answerError(res, await readText(res.body, this.name))
+    yield * parseNdjson<T>(res, this.name, command)
+  }
+
+  /** The error a member answered with (status ≥ 400), in the member's own words. */
+  answerError (res: MemberResponse, text: string): UpstreamError {
+    const type = String(res.headers['content-type'] ?? '')
+    let message = text.trim()
+    if (type.startsWith('application/json')) {
+      try {
+        const parsed = JSON.parse(message) as { Message?: unknown, message?: unknown }
+        const m = parsed.Message ?? parsed.message
+        if (typeof m === 'string') message = m
+      } catch {
+        // keep the raw text
+      }
+    }
+    if (message === '') message = `HTTP ${res.status}`
+    return new UpstreamError(this.name, message, { upstreamStatus: res.status, status: res.status === 400 ? 400 : 500 })
+  }
+
+  mapError (err: unknown): Error {
+    if (err instanceof UpstreamError) return err
+    const e = err as Error
+    if (e instanceof undiciErrors.HeadersTimeoutError) return new UpstreamTimeoutError(this.name, 'headers', e)
+    if (e instanceof undiciErrors.BodyTimeoutError) return new UpstreamTimeoutError(this.name, 'body', e)
+    if (e instanceof undiciErrors.ConnectTimeoutError) return new UpstreamUnreachableError(this.name, e)
+    if (isDeliveryFailure(e)) return new UpstreamUnreachableError(this.name, e)
+    return new UpstreamError(this.name, `member ${this.name}: ${errorMessage(e)}`, { cause: e, status: 502 })
+  }
+
+  async close (): Promise<void> {
+    await Promise.all(this.endpoints.map(async ep => { await ep.pool.close().catch(async () => { await ep.pool.destroy() }) }))
+  }
+
+  async destroy (): Promise<void> {
+    await Promise.all(this.endpoints.map(async ep => { await ep.pool.destroy() }))
+  }
+}
+
+export function buildQuery (req: MemberRequest): URLSearchParams {
+  const q = new URLSearchParams()
+  for (const a of req.args ?? []) q.append('arg', a)
+  const init = req.query
+  if (init instanceof URLSearchParams) {
+    for (const [k, v] of init) q.append(k, v)
+  } else if (init !== undefined) {
+    for (const [k, v] of Object.entries(init)) {
+      if (v === undefined) continue
+      if (Array.isArray(v)) for (const x of v) q.append(k, x)
+      else q.append(k, String(v))
+    }
+  }
+  return q
+}
+
+/** Read a whole (small) body as text. */
+export async function readText (body: Readable, member: string, limit = 4 * 1024 * 1024): Promise<string> {
+  const chunks: Buffer[] = []
+  let size = 0
+  for await (const chunk of body) {
+    size += (chunk as Buffer).length
+    if (size > limit) {
+      body.destroy()
+      throw new UpstreamProtocolError(member, `answer larger than ${limit} bytes`)
+    }
+    chunks.push(chunk as Buffer)
+  }
+  return Buffer.concat(chunks).toString('utf8')
+}
+
+/** Split a response body into JSON values, one per line; throws the trailer error at the end. */
+export async function * parseNdjson<T> (res: MemberResponse, member: string, command: string): AsyncGenerator<T> {
+  let rest = ''
+  const decoder = new TextDecoder()
+  let done = false
+  try {
+    for await (const chunk of res.body) {
+      rest += decoder.decode(chunk as Buffer, { stream: true })
+      let nl: number
+      while ((nl = rest.indexOf('\n')) >= 0) {
+        const line = rest.slice(0, nl).trim()
+        rest = rest.slice(nl + 1)
+        if (line !== '') yield parseLine<T>(line, member, command)
+      }
+    }
+    const last = (rest + decoder.decode()).trim()
+    if (last !== '') yield parseLine<T>(last, member, command)
+    done = true
+  } finally {
+    if (!done) res.body.destroy()
+  }
+  const trailer = res.trailers['x-stream-error']
+  if (trailer !== undefined && trailer !== '') throw new UpstreamError(member, trailer)
+}
+
+function parseLine<T> (line: string, member: string, command: string): T {
+  let value: unknown
+  try {
+    value = JSON.parse(line)
+  } catch (err) {
+    throw new UpstreamProtocolError(member, `${command} sent a line that is not JSON (${JSON.stringify(line.slice(0, 80))})`, err)
+  }
+  const v = value as { Type?: unknown, Message?: unknown }
+  if (v !== null && typeof v === 'object' && v.Type === 'error' && typeof v.Message === 'string') {
+    throw new UpstreamError(member, v.Message)
+  }
+  return value as T
+}
+
+/** Consume and discard a body we do not need (keeps the connection reusable). */
+export async function discard (body: Readable | undefined): Promise<void> {
+  if (body === undefined) return
+  try {
+    for await (const _ of body) { /* drain */ }
+  } catch {
+    // a broken body is discarded all the same
+  }
+}

@@ -1,0 +1,137 @@
+/**
+ * @module members/monitor
+ * Marks members up or down. A periodic probe (`version`, then `repo/stat?size-only=true`
+ * for free space) and the outcome of real traffic both count: `failures` consecutive
+ * failures mark a member down, one success marks it up again. Members start up, so a
+ * hub serves at once; placement skips members that are down.
+ */
+import type { MemberClient } from './client.js'
+import { parseRepoStat } from './repo-stat.js'
+import { errorMessage } from '../errors.js'
+
+export interface HealthSettings {
+  intervalMs: number
+  timeoutMs: number
+  failures: number
+}
+
+export interface MemberHealth {
+  up: boolean
+  consecutiveFailures: number
+  lastError?: string
+  lastProbeAt?: number
+  /** Exponential moving average of probe latency, seconds. */
+  latency?: number
+  repoSize?: bigint
+  storageMax?: bigint
+}
+
+export interface HealthObserver {
+  (member: string, health: MemberHealth): void
+}
+
+export class HealthMonitor {
+  private readonly members: MemberClient[]
+  private readonly settings: HealthSettings
+  private readonly state = new Map<string, MemberHealth>()
+  private timer?: ReturnType<typeof setInterval>
+  private readonly stopping = new AbortController()
+  private readonly observer?: HealthObserver
+
+  constructor (members: MemberClient[], settings: HealthSettings, observer?: HealthObserver) {
+    this.members = members
+    this.settings = settings
+    this.observer = observer
+    for (const m of members) this.state.set(m.name, { up: true, consecutiveFailures: 0 })
+  }
+
+  start (): void {
+    if (this.timer !== undefined) return
+    void this.probeAll()
+    this.timer = setInterval(() => { void this.probeAll() }, this.settings.intervalMs)
+    this.timer.unref()
+  }
+
+  stop (): void {
+    clearInterval(this.timer)
+    this.timer = undefined
+    this.stopping.abort()
+  }
+
+  isUp (name: string): boolean {
+    return this.state.get(name)?.up ?? false
+  }
+
+  health (name: string): MemberHealth | undefined {
+    return this.state.get(name)
+  }
+
+  /** Free bytes as last probed (StorageMax − RepoSize), or undefined when unknown. */
+  freeSpace (name: string): bigint | undefined {
+    const h = this.state.get(name)
+    if (h?.repoSize === undefined || h.storageMax === undefined) return undefined
+    return h.storageMax > h.repoSize ? h.storageMax - h.repoSize : 0n
+  }
+
+  /** Real traffic reports delivery outcomes here. */
+  report (name: string, ok: boolean, err?: Error): void {
+    const h = this.state.get(name)
+    if (h === undefined) return
+    if (ok) {
+      if (!h.up || h.consecutiveFailures > 0) {
+        h.up = true
+        h.consecutiveFailures = 0
+        this.observer?.(name, h)
+      }
+      return
+    }
+    h.consecutiveFailures++
+    h.lastError = err?.message
+    if (h.consecutiveFailures >= this.settings.failures) h.up = false
+    this.observer?.(name, h)
+  }
+
+  async probeAll (): Promise<void> {
+    await Promise.all(this.members.map(async m => { await this.probe(m) }))
+  }
+
+  async probe (m: MemberClient): Promise<void> {
+    const h = this.state.get(m.name)
+    if (h === undefined) return
+    const signal = AbortSignal.any([this.stopping.signal, AbortSignal.timeout(this.settings.timeoutMs)])
+    const started = performance.now()
+    try {
+      await m.json('version', { signal, timeoutMs: this.settings.timeoutMs })
+      const seconds = (performance.now() - started) / 1000
+      h.latency = h.latency === undefined ? seconds : h.latency * 0.8 + seconds * 0.2
+      try {
+        const res = await m.request('repo/stat', { query: { 'size-only': true }, signal, timeoutMs: this.settings.timeoutMs })
+        const text = await readAll(res.body)
+        if (res.status < 400) {
+          const stat = parseRepoStat(text)
+          h.repoSize = stat.RepoSize
+          h.storageMax = stat.StorageMax
+        }
+      } catch {
+        // free space stays as last known; the member still answered `version`
+      }
+      h.lastProbeAt = Date.now()
+      h.lastError = undefined
+      h.consecutiveFailures = 0
+      h.up = true
+    } catch (err) {
+      if (this.stopping.signal.aborted) return
+      h.lastProbeAt = Date.now()
+      h.lastError = errorMessage(err)
+      h.consecutiveFailures++
+      if (h.consecutiveFailures >= this.settings.failures) h.up = false
+    }
+    this.observer?.(m.name, h)
+  }
+}
+
+async function readAll (body: AsyncIterable<unknown>): Promise<string> {
+  const chunks: Buffer[] = []
+  for await (const c of body) chunks.push(c as Buffer)
+  return Buffer.concat(chunks).toString('utf8')
+}

@@ -1,0 +1,97 @@
+/**
+ * @module metrics
+ * Every Prometheus metric the hub exports, declared here and nowhere else, on a registry
+ * that is injected (no module-level singletons). Labels are member, command and
+ * outcome: never CIDs or paths, so the series count stays bounded. Each metric names the
+ * module that updates it.
+ */
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client'
+
+const LATENCY_BUCKETS = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60]
+
+export function createMetrics (registry = new Registry(), opts: { defaults?: boolean } = {}) {
+  if (opts.defaults !== false) collectDefaultMetrics({ register: registry, prefix: 'supercluster_process_' })
+  const registers = [registry]
+  return {
+    registry,
+    /** kubo/transport: requests the hub answered, by command and HTTP status class. */
+    hubRequests: new Counter({
+      name: 'supercluster_hub_requests_total',
+      help: 'Kubo RPC requests answered by the hub, by command and outcome (ok, client_error, error)',
+      labelNames: ['command', 'outcome'] as const,
+      registers,
+    }),
+    /** kubo/transport: hub request duration by command. */
+    hubRequestDuration: new Histogram({
+      name: 'supercluster_hub_request_duration_seconds',
+      help: 'Time from request to response head (streams: to the end), by command',
+      labelNames: ['command'] as const,
+      buckets: LATENCY_BUCKETS,
+      registers,
+    }),
+    /** members/client: requests sent to members. */
+    memberRequests: new Counter({
+      name: 'supercluster_member_requests_total',
+      help: 'Requests the hub sent to a member, by member, command and outcome (ok, error)',
+      labelNames: ['member', 'command', 'outcome'] as const,
+      registers,
+    }),
+    /** members/client: failed requests to members (transport failures and error answers). */
+    memberErrors: new Counter({
+      name: 'supercluster_member_errors_total',
+      help: 'Requests to a member that failed, by member and command',
+      labelNames: ['member', 'command'] as const,
+      registers,
+    }),
+    /** members/client: member latency. */
+    memberRequestDuration: new Histogram({
+      name: 'supercluster_member_request_duration_seconds',
+      help: 'Duration of requests to members until the response body ended, by member and command',
+      labelNames: ['member', 'command'] as const,
+      buckets: LATENCY_BUCKETS,
+      registers,
+    }),
+    /** members/monitor: 1 when the member is up. */
+    memberUp: new Gauge({
+      name: 'supercluster_member_up',
+      help: '1 when the member answers its health probe, 0 when it is marked down',
+      labelNames: ['member'] as const,
+      registers,
+    }),
+    /** members/monitor: free space reported by repo/stat. */
+    memberFreeBytes: new Gauge({
+      name: 'supercluster_member_free_bytes',
+      help: 'StorageMax minus RepoSize as last probed, per member',
+      labelNames: ['member'] as const,
+      registers,
+    }),
+    /** hub/pins: pin tasks waiting or running in each member queue. */
+    memberQueueDepth: new Gauge({
+      name: 'supercluster_member_queue_depth',
+      help: 'Pin operations queued or running for a member',
+      labelNames: ['member'] as const,
+      registers,
+    }),
+    /** hub (on scrape): pins by member and allocation status, from the store. */
+    memberPins: new Gauge({
+      name: 'supercluster_member_pins',
+      help: 'Pins allocated to a member, by status (queued, pinning, pinned, unpinning, error)',
+      labelNames: ['member', 'status'] as const,
+      registers,
+    }),
+    /** hub/add: bytes received from clients in add uploads. */
+    addBytes: new Counter({
+      name: 'supercluster_add_bytes_total',
+      help: 'Bytes of add uploads received by the hub (each is sent to every placed member)',
+      registers,
+    }),
+  }
+}
+
+export type Metrics = ReturnType<typeof createMetrics>
+
+/** HTTP status to the outcome label. */
+export function outcomeOf (status: number): 'ok' | 'client_error' | 'error' {
+  if (status < 400) return 'ok'
+  return status < 500 ? 'client_error' : 'error'
+}
