@@ -40,7 +40,8 @@ export interface StartHubOptions {
   maxHeaderSize?: number
 }
 
-export async function startHub (topology: Topology, opts: StartHubOptions): Promise<RunningHub> {
+/** Builds every component of a hub; the caller owns `dispose`. */
+export async function createHubComponents (topology: Topology, opts: StartHubOptions): Promise<{ components: HubComponents, shutdown: AbortController, dispose: () => Promise<void> }> {
   const { log } = opts
   const metrics = opts.metrics ?? createMetrics()
   const shutdown = new AbortController()
@@ -68,6 +69,19 @@ export async function startHub (topology: Topology, opts: StartHubOptions): Prom
   const components: HubComponents = {
     topology, members, monitor, placement, store, pins, metrics, log, identity, shutdown: shutdown.signal,
   }
+  const dispose = async (): Promise<void> => {
+    monitor.stop()
+    shutdown.abort(new Error('hub shutting down'))
+    await Promise.all([...members.values()].map(async m => { await m.destroy() }))
+    store.close()
+  }
+  return { components, shutdown, dispose }
+}
+
+export async function startHub (topology: Topology, opts: StartHubOptions): Promise<RunningHub> {
+  const { log } = opts
+  const { components, dispose } = await createHubComponents(topology, opts)
+  const { monitor, pins } = components
 
   const { host, port: configuredPort } = parseHostPort(topology.hub.listen)
   let boundPort = 0
@@ -84,7 +98,7 @@ export async function startHub (topology: Topology, opts: StartHubOptions): Prom
       resolve(s as Server)
     }) as Server
     s.once('error', reject)
-  })
+  }).catch(async (err: unknown) => { await dispose(); throw err })
   const url = `http://${host.includes(':') ? `[${host}]` : host}:${boundPort}`
   monitor.start()
   log.info({ hub: topology.hub.id, url, members: topology.members.length }, 'hub listening')
@@ -97,10 +111,8 @@ export async function startHub (topology: Topology, opts: StartHubOptions): Prom
       server.closeIdleConnections()
       const deadline = new Promise<void>(resolve => setTimeout(resolve, topology.hub.shutdownTimeoutMs).unref())
       await Promise.race([Promise.all([stopped, pins.idle()]), deadline])
-      shutdown.abort(new Error('hub shutting down'))
       server.closeAllConnections()
-      await Promise.all([...members.values()].map(async m => { await m.destroy() }))
-      store.close()
+      await dispose()
       log.info({ hub: topology.hub.id }, 'hub stopped')
     })()
     await closing

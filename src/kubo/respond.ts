@@ -26,17 +26,21 @@ export function commandHeaders (contentType: string): Record<string, string> {
   }
 }
 
+/** Marker for bigint values; U+2063 is not escaped by JSON.stringify. */
+const BIG = '\u2063u64:'
+const BIG_RE = /"\u2063u64:(-?\d+)"/g
+
 /** JSON with exact unsigned 64-bit integers: bigint values become bare number literals. */
 export function kuboJson (value: unknown): string {
   let big = false
   const text = JSON.stringify(value, (_k, v: unknown) => {
     if (typeof v === 'bigint') {
       big = true
-      return `\u0000big:${v.toString()}`
+      return `${BIG}${v.toString()}`
     }
     return v
   })
-  return big ? text.replace(/"\u0000big:(-?\d+)"/g, '$1') : text
+  return big ? text.replace(BIG_RE, '$1') : text
 }
 
 /** The boundary: any thrown value to Kubo's error response. */

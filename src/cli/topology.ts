@@ -1,0 +1,71 @@
+/**
+ * @module cli/topology
+ * `supercluster topology validate|show`: check a topology file before deploying it (CI,
+ * pre-commit) and see what the hub will actually run with, defaults applied and secrets
+ * hidden. Invalid files exit with code 2 and one `file:line:col path: message` per line.
+ */
+import type { Command } from 'commander'
+import { TopologyError } from '../errors.js'
+import { loadTopology, redactTopology, showTopology, type Env, type Topology } from '../topology/index.js'
+
+/** Where the commands write and which environment `${VAR}` reads; tests swap these. */
+export interface TopologyCliIo {
+  env?: Env
+  out?: (text: string) => void
+  err?: (text: string) => void
+}
+
+/** Exit code for an invalid topology (1 stays free for unexpected failures). */
+export const EXIT_INVALID = 2
+
+export function registerTopologyCommands (program: Command, io: TopologyCliIo = {}): Command {
+  const out = io.out ?? ((s: string) => { process.stdout.write(s) })
+  const err = io.err ?? ((s: string) => { process.stderr.write(s) })
+
+  /** Load a file, or print its problems and set the exit code. */
+  const load = async (file: string): Promise<Topology | undefined> => {
+    try {
+      return await loadTopology(file, io.env ?? process.env)
+    } catch (e) {
+      if (!(e instanceof TopologyError)) throw e
+      err(e.problems.map(p => `${p}\n`).join(''))
+      process.exitCode = EXIT_INVALID
+      return undefined
+    }
+  }
+
+  const topology = program
+    .command('topology')
+    .description('check and inspect topology files (the YAML that lists a hub\'s members)')
+
+  topology
+    .command('validate')
+    .description('check topology files: schema, ${VAR} references, member references, loops back into the hub')
+    .argument('<file...>', 'topology YAML file(s)')
+    .addHelpText('after', `
+Prints "FILE: ok (N members)" for each valid file. Each problem of an invalid file goes
+to stderr as "file:line:col path: message", and the exit code is ${EXIT_INVALID}.
+\${VAR} references are read from the environment, as the daemon would read them.`)
+    .action(async (files: string[]) => {
+      for (const file of files) {
+        const t = await load(file)
+        if (t !== undefined) out(`${file}: ok (${t.members.length} member${t.members.length === 1 ? '' : 's'})\n`)
+      }
+    })
+
+  topology
+    .command('show')
+    .description('print a topology as a tree with every default applied (secrets shown as ***)')
+    .argument('<file>', 'topology YAML file')
+    .option('--json', 'print the normalised topology as JSON (durations in milliseconds), secrets redacted')
+    .addHelpText('after', `
+Header values, values under keys that look like tokens, secrets or passwords, and
+passwords inside URLs are replaced by ***. An invalid file exits with code ${EXIT_INVALID}.`)
+    .action(async (file: string, opts: { json?: boolean }) => {
+      const t = await load(file)
+      if (t === undefined) return
+      out(opts.json === true ? `${JSON.stringify(redactTopology(t), null, 2)}\n` : showTopology(t, { source: file }))
+    })
+
+  return topology
+}

@@ -1,0 +1,15 @@
+/**
+ * @module topology
+ * The topology file: its schema and normalised types, loading with positioned errors,
+ * durations, and the human-readable rendering. Import from here, not from the parts.
+ */
+export {
+  DEFAULT_LISTEN, DEFAULTS, MEMBER_KINDS, endpointKey, memberUrlsOverlapHub, normaliseTopology,
+  parseHostPort, pinNameMatches, selectMembers, urlEndpointKey, TopologyFileSchema,
+} from './schema.js'
+export type {
+  Defaults, HealthSpec, HubOverlap, HubSpec, MemberKind, MemberSpec, PlacementRule, Replication, Topology, TopologyFile,
+} from './schema.js'
+export { formatPath, interpolate, loadTopology, parseTopology, type Env } from './load.js'
+export { formatDuration, parseDuration } from './duration.js'
+export { redactTopology, showTopology } from './show.js'

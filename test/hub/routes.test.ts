@@ -1,0 +1,333 @@
+/**
+ * Route tests: the hub's Kubo RPC surface through `app.request()`, in front of three
+ * kubo-mock members on real loopback sockets.
+ */
+import { afterEach, describe, expect, it } from 'vitest'
+import { testHub, multipart, lines, type TestHub } from './helpers.js'
+import { HELLO_WORLD, makeCids } from '../fixtures/cids.js'
+
+let hub: TestHub | undefined
+afterEach(async () => { await hub?.close(); hub = undefined })
+
+const holders = (t: TestHub, cid: string): string[] => t.mocks.filter(m => m.pins.has(cid)).map(m => m.name)
+
+describe('transport rules', () => {
+  it('answers GET and HEAD with 405 text/plain and Allow', async () => {
+    hub = await testHub()
+    for (const method of ['GET', 'HEAD', 'PUT']) {
+      const res = await hub.app.request('/api/v0/version', { method })
+      expect(res.status).toBe(405)
+      expect(res.headers.get('allow')).toBe('OPTIONS, POST')
+      expect(res.headers.get('content-type')).toBe('text/plain; charset=utf-8')
+      if (method !== 'HEAD') expect(await res.text()).toBe('405 - Method Not Allowed\n')
+    }
+  })
+
+  it('answers version itself with strict semver and Kubo headers', async () => {
+    hub = await testHub()
+    const res = await hub.post('/api/v0/version')
+    expect(res.status).toBe(200)
+    expect(res.headers.get('content-type')).toBe('application/json')
+    expect(res.headers.get('trailer')).toBe('X-Stream-Error')
+    expect(res.headers.get('vary')).toBe('Origin')
+    const text = await res.text()
+    expect(text.endsWith('}\n')).toBe(true)
+    expect((JSON.parse(text) as { Version: string }).Version).toMatch(/^\d+\.\d+\.\d+$/)
+    expect(hub.mocks[0].count('version')).toBe(0)
+  })
+
+  it('enforces the Origin, Referer and User-Agent checks', async () => {
+    hub = await testHub()
+    expect((await hub.post('/api/v0/version', { headers: { Origin: 'https://evil.example.com' } })).status).toBe(403)
+    expect((await hub.post('/api/v0/version', { headers: { Referer: 'https://evil.example.com/page' } })).status).toBe(403)
+    const moz = await hub.post('/api/v0/version', { headers: { 'User-Agent': 'Mozilla/5.0' } })
+    expect(moz.status).toBe(403)
+    expect(await moz.text()).toBe('403 - Forbidden\n')
+    expect((await hub.post('/api/v0/version', { headers: { 'User-Agent': 'Mozilla/5.0 Electron/30' } })).status).toBe(200)
+    for (const origin of ['http://127.0.0.1:5001', 'http://localhost:5001', 'http://[::1]:5001']) {
+      expect((await hub.post('/api/v0/version', { headers: { Origin: origin } })).status).toBe(200)
+    }
+    // a forbidden request must not reach a member
+    await hub.post(`/api/v0/pin/add?arg=${HELLO_WORLD.v0}`, { headers: { Origin: 'https://evil.example.com' } })
+    expect(hub.mocks.reduce((n, m) => n + m.count('pin/add'), 0)).toBe(0)
+  })
+
+  it('rejects bad options and missing arguments with 400 text/plain', async () => {
+    hub = await testHub()
+    const missing = await hub.post('/api/v0/pin/add')
+    expect(missing.status).toBe(400)
+    expect(await missing.text()).toBe('argument "ipfs-path" is required\n')
+    const badBool = await hub.post(`/api/v0/pin/add?arg=${HELLO_WORLD.v0}&recursive=yes`)
+    expect(badBool.status).toBe(400)
+    expect(await badBool.text()).toBe('could not convert value "yes" to type "bool" (for option "-recursive")\n')
+    const dup = await hub.post(`/api/v0/pin/add?arg=${HELLO_WORLD.v0}&r=true&recursive=true`)
+    expect(await dup.text()).toBe('duplicate command options were provided ("r" and "recursive")\n')
+    const twice = await hub.post('/api/v0/repo/stat?size-only=true&size-only=false')
+    expect(await twice.text()).toBe('expected key size-only to have only a single value, received [true false]\n')
+    const enc = await hub.post('/api/v0/version?encoding=foo')
+    expect(await enc.text()).toBe('invalid encoding: foo\n')
+    const noFile = await hub.post('/api/v0/add')
+    expect(noFile.status).toBe(400)
+    expect(await noFile.text()).toBe("file argument 'path' is required\n")
+  })
+
+  it('answers a malformed CID with a Kubo JSON error and keeps serving', async () => {
+    hub = await testHub()
+    const res = await hub.post('/api/v0/pin/add?arg=QmNotAValidCidAtAll')
+    expect(res.status).toBe(500)
+    const body = await res.json() as { Message: string, Code: number, Type: string }
+    expect(body.Type).toBe('error')
+    expect(body.Code).toBe(0)
+    expect(body.Message).toMatch(/^invalid path "QmNotAValidCidAtAll"/)
+    expect((await hub.post('/api/v0/version')).status).toBe(200)
+  })
+
+  it('forwards unknown commands to the passthrough member and passes its answer through', async () => {
+    hub = await testHub()
+    const res = await hub.post('/api/v0/swarm/peers')
+    expect(res.status).toBe(404)
+    expect(await res.text()).toBe('404 page not found\n')
+    expect(hub.mocks[0].count('*')).toBeGreaterThan(0)
+    expect(hub.mocks[1].count('*')).toBe(0)
+  })
+})
+
+describe('pins', () => {
+  it('pins on max members, answers Kubo-shaped, and lists from its store', async () => {
+    hub = await testHub({ replication: { min: 1, max: 2 } })
+    const cid = HELLO_WORLD.v0
+    const res = await hub.post(`/api/v0/pin/add?arg=${cid}`)
+    expect(res.status).toBe(200)
+    expect(await res.text()).toBe(`{"Pins":["${cid}"]}\n`)
+    await hub.h.pins.idle()
+    expect(holders(hub, cid)).toHaveLength(2)
+    expect(hub.h.store.holders(cid).sort()).toEqual(holders(hub, cid).sort())
+
+    const stream = await hub.post('/api/v0/pin/ls?stream=true')
+    expect(stream.headers.get('x-chunked-output')).toBe('1')
+    expect(lines(await stream.text())).toEqual([{ Cid: cid, Type: 'recursive' }])
+    const keys = await hub.post('/api/v0/pin/ls')
+    expect(await keys.text()).toBe(`{"Keys":{"${cid}":{"Type":"recursive","Name":""}}}\n`)
+    const one = await hub.post(`/api/v0/pin/ls?arg=${cid}&type=recursive`)
+    expect(one.status).toBe(200)
+    const other = makeCids(1)[0]
+    const unknown = await hub.post(`/api/v0/pin/ls?arg=${other}`)
+    expect(unknown.status).toBe(500)
+    expect((await unknown.json() as { Message: string }).Message).toBe(`path '${other}' is not pinned`)
+    const badType = await hub.post('/api/v0/pin/ls?type=internal')
+    expect((await badType.json() as { Message: string }).Message).toBe("invalid type 'internal', must be one of {direct, indirect, recursive, all}")
+  })
+
+  it('places deterministically by rendezvous hashing', async () => {
+    hub = await testHub({ replication: { min: 1, max: 1 } })
+    const cids = makeCids(60)
+    for (const cid of cids) expect((await hub.post(`/api/v0/pin/add/${cid}`)).status).toBe(200)
+    await hub.h.pins.idle()
+    const again = cids.map(cid => hub!.h.placement.place({ key: cid }).ranked[0])
+    expect(cids.map(cid => holders(hub!, cid)[0])).toEqual(again)
+    // every member gets a share
+    for (const m of hub.mocks) expect(m.pins.size).toBeGreaterThan(5)
+  })
+
+  it('pins directly with recursive=false, and names pins', async () => {
+    hub = await testHub({ kind: 'kubo' })
+    const [a, b] = makeCids(2)
+    await hub.post(`/api/v0/pin/add?arg=${a}&recursive=false`)
+    await hub.post(`/api/v0/pin/add?arg=${b}&name=backup-1`)
+    await hub.h.pins.idle()
+    expect(hub.mocks.find(m => m.pins.has(a))!.pins.get(a)!.type).toBe('direct')
+    const direct = lines(await (await hub.post('/api/v0/pin/ls?type=direct&stream=true')).text())
+    expect(direct).toEqual([{ Cid: a, Type: 'direct' }])
+    const named = lines(await (await hub.post('/api/v0/pin/ls?stream=true&names=true&type=recursive')).text())
+    expect(named).toEqual([{ Cid: b, Name: 'backup-1', Type: 'recursive' }])
+    const filtered = await (await hub.post('/api/v0/pin/ls?name=backup')).json() as { Keys: Record<string, { Name: string }> }
+    expect(Object.keys(filtered.Keys)).toEqual([b])
+    const dup = await hub.post(`/api/v0/pin/add?arg=${b}&recursive=false`)
+    expect((await dup.json() as { Message: string }).Message).toBe(`pin: ${b} already pinned recursively`)
+  })
+
+  it('takes pin arguments from a multipart stdin body', async () => {
+    hub = await testHub()
+    const cids = makeCids(3)
+    const { body, contentType } = multipart([{ name: 'stdin', content: cids.join('\n') + '\n' }])
+    const res = await hub.post('/api/v0/pin/add', { body, headers: { 'Content-Type': contentType } })
+    expect(await res.json()).toEqual({ Pins: cids })
+  })
+
+  it('unpins everywhere, and a second unpin says not pinned', async () => {
+    hub = await testHub({ replication: { min: 2, max: 3 } })
+    const cid = makeCids(1)[0]
+    await hub.post(`/api/v0/pin/add?arg=${cid}`)
+    await hub.h.pins.idle()
+    expect(holders(hub, cid)).toHaveLength(3)
+    const res = await hub.post(`/api/v0/pin/rm?arg=${cid}`)
+    expect(await res.text()).toBe(`{"Pins":["${cid}"]}\n`)
+    expect(holders(hub, cid)).toHaveLength(0)
+    expect(hub.h.store.get(cid)).toBeUndefined()
+    const again = await hub.post(`/api/v0/pin/rm/${cid}`)
+    expect(again.status).toBe(500)
+    expect((await again.json() as { Message: string }).Message).toBe('not pinned or pinned indirectly')
+  })
+
+  it("treats the cluster proxy's 'pin is not part of the pinset' as already unpinned", async () => {
+    hub = await testHub({ kind: 'cluster-proxy', mock: { flavor: 'cluster-proxy' }, replication: { min: 1, max: 2 } })
+    const cid = makeCids(1)[0]
+    await hub.post(`/api/v0/pin/add?arg=${cid}`)
+    await hub.h.pins.idle()
+    const holder = hub.mocks.find(m => m.pins.has(cid))!
+    holder.pins.delete(cid) // someone unpinned it behind the hub's back
+    const res = await hub.post(`/api/v0/pin/rm?arg=${cid}`)
+    expect(res.status).toBe(200)
+    expect(hub.h.store.get(cid)).toBeUndefined()
+  })
+
+  it('updates a pin on the members that hold it', async () => {
+    hub = await testHub({ replication: { min: 1, max: 1 } })
+    const [from, to] = makeCids(2)
+    await hub.post(`/api/v0/pin/add?arg=${from}&name=site`)
+    await hub.h.pins.idle()
+    const holder = holders(hub, from)[0]
+    const res = await hub.post(`/api/v0/pin/update?arg=${from}&arg=${to}`)
+    expect(await res.text()).toBe(`{"Pins":["${from}","${to}"]}\n`)
+    expect(holders(hub, to)).toEqual([holder])
+    expect(holders(hub, from)).toEqual([])
+    expect(hub.h.store.get(to)?.name).toBe('site')
+    expect(hub.h.store.get(from)).toBeUndefined()
+    const bad = await hub.post(`/api/v0/pin/update?arg=${from}&arg=${to}`)
+    expect((await bad.json() as { Message: string }).Message).toBe("'from' cid was not recursively pinned already")
+    const missing = await hub.post(`/api/v0/pin/update?arg=${to}`)
+    expect(missing.status).toBe(400)
+    expect(await missing.text()).toBe('argument "to-path" is required\n')
+  })
+
+  it('honours cluster-style replication options', async () => {
+    hub = await testHub({ replication: { min: 1, max: 1 } })
+    const cid = makeCids(1)[0]
+    await hub.post(`/api/v0/pin/add?arg=${cid}&replication-min=3&replication-max=3`)
+    expect(holders(hub, cid)).toHaveLength(3)
+    const bad = await hub.post(`/api/v0/pin/add?arg=${cid}&replication-min=3&replication-max=2`)
+    expect(bad.status).toBe(400)
+  })
+})
+
+describe('partial failures', () => {
+  it('uses a spare member when a placed member fails', async () => {
+    hub = await testHub({ replication: { min: 2, max: 2 } })
+    const cid = makeCids(1)[0]
+    const placed = hub.h.placement.place({ key: cid }).ranked
+    const bad = hub.mocks.find(m => m.name === placed[0])!
+    bad.setFault('pin/add', { kind: 'status', status: 500, message: 'disk full' })
+    const res = await hub.post(`/api/v0/pin/add?arg=${cid}`)
+    expect(res.status).toBe(200)
+    expect(holders(hub, cid).sort()).toEqual([placed[1], placed[2]].sort())
+    const alloc = hub.h.store.allocations(cid).find(a => a.member === bad.name)
+    expect(alloc?.status).toBe('error')
+    expect(alloc?.error).toContain('disk full')
+  })
+
+  it('says how many acknowledged when fewer than min could pin, and keeps the intent', async () => {
+    hub = await testHub({ replication: { min: 2, max: 2 } })
+    const cid = makeCids(1)[0]
+    hub.mocks[0].setFault('pin/add', { kind: 'status', status: 500, message: 'nope' })
+    hub.mocks[1].setFault('pin/add', { kind: 'reset' })
+    const res = await hub.post(`/api/v0/pin/add?arg=${cid}`)
+    expect(res.status).toBe(500)
+    const msg = (await res.json() as { Message: string }).Message
+    expect(msg).toMatch(new RegExp(`^pin ${cid}: only 1 of the required 2 members acknowledged`))
+    expect(hub.h.store.get(cid)?.state).toBe('pinned')
+    expect((await hub.post('/api/v0/version')).status).toBe(200)
+  })
+
+  it('answers at min while a hanging member is still working', async () => {
+    hub = await testHub({ replication: { min: 1, max: 3 }, timeout: '3s' })
+    const cid = makeCids(1)[0]
+    hub.mocks[2].setFault('pin/add', { kind: 'hang' })
+    const started = Date.now()
+    const res = await hub.post(`/api/v0/pin/add?arg=${cid}`)
+    expect(res.status).toBe(200)
+    expect(Date.now() - started).toBeLessThan(2500)
+    await hub.h.pins.idle()
+    expect(hub.h.store.allocations(cid).find(a => a.member === 'm2')?.status).toBe('error')
+  })
+
+  it('gives the timeout option context deadline exceeded', async () => {
+    hub = await testHub({ replication: { min: 1, max: 1 } })
+    for (const m of hub.mocks) m.setFault('pin/add', { kind: 'hang' })
+    const res = await hub.post(`/api/v0/pin/add?arg=${makeCids(1)[0]}&timeout=300ms`)
+    expect(res.status).toBe(500)
+    expect((await res.json() as { Message: string }).Message).toContain('context deadline exceeded')
+  })
+
+  it('answers 502 with a Kubo error when the passthrough member is unreachable', async () => {
+    hub = await testHub()
+    hub.mocks[0].setFault('*', { kind: 'reset' })
+    const res = await hub.post('/api/v0/swarm/peers')
+    expect(res.status).toBe(502)
+    const body = await res.json() as { Message: string, Type: string }
+    expect(body.Type).toBe('error')
+    expect(body.Message).toContain('m0')
+  })
+})
+
+describe('repo/stat', () => {
+  it('sums every member exactly, as u64 numbers, once per member', async () => {
+    hub = await testHub({ mock: { repoSize: 2n ** 60n, storageMax: 10_000_000_000n } })
+    const res = await hub.post('/api/v0/repo/stat?size-only=true')
+    const text = await res.text()
+    expect(text).toBe(`{"RepoSize":${3n * 2n ** 60n},"StorageMax":30000000000,"NumObjects":0,"RepoPath":"","Version":""}\n`)
+    expect(res.headers.get('x-supercluster-members-failed')).toBe('0')
+    for (const m of hub.mocks) expect(m.requests.find(r => r.path === 'repo/stat')?.query.get('size-only')).toBe('true')
+  })
+
+  it('saturates at 2^64-1 and counts failing members in a header', async () => {
+    hub = await testHub({ mock: (i) => ({ storageMax: (1n << 64n) - 1n, repoSize: BigInt(i) }) })
+    hub.mocks[2].setFault('repo/stat', { kind: 'garbage' })
+    const res = await hub.post('/api/v0/repo/stat')
+    const text = await res.text()
+    expect(text).toContain(`"StorageMax":18446744073709551615`)
+    expect(text).toContain('"RepoSize":1,')
+    expect(res.headers.get('x-supercluster-members-failed')).toBe('1')
+  })
+})
+
+describe('add', () => {
+  it('tees the upload to max members, answers one NDJSON stream and records the pin', async () => {
+    hub = await testHub({ replication: { min: 2, max: 2 } })
+    const { body, contentType } = multipart([{ name: 'hello.txt', content: HELLO_WORLD.text }])
+    const res = await hub.post('/api/v0/add?stream-channels=true&progress=false', { body, headers: { 'Content-Type': contentType } })
+    expect(res.status).toBe(200)
+    expect(res.headers.get('x-chunked-output')).toBe('1')
+    expect(lines(await res.text())).toEqual([{ Name: 'hello.txt', Hash: HELLO_WORLD.v0, Size: HELLO_WORLD.size }])
+    expect(holders(hub, HELLO_WORLD.v0)).toHaveLength(2)
+    expect(hub.h.store.holders(HELLO_WORLD.v0)).toHaveLength(2)
+    expect(hub.mocks.filter(m => m.count('add') === 1)).toHaveLength(2)
+  })
+
+  it('sends pin=false to a single member and records nothing', async () => {
+    hub = await testHub({ replication: { min: 2, max: 3 } })
+    const { body, contentType } = multipart([{ name: '', content: 'x' }])
+    const res = await hub.post('/api/v0/add?pin=false', { body, headers: { 'Content-Type': contentType } })
+    expect(res.status).toBe(200)
+    expect(hub.mocks.reduce((n, m) => n + m.count('add'), 0)).toBe(1)
+    expect([...hub.h.store.list()]).toHaveLength(0)
+  })
+
+  it('does not record members that disagree on the root', async () => {
+    hub = await testHub({ replication: { min: 1, max: 3 } })
+    hub.mocks[1].setFault('add', { kind: 'wrong-cid' })
+    const { body, contentType } = multipart([{ name: 'hello.txt', content: HELLO_WORLD.text }])
+    const res = await hub.post('/api/v0/add', { body, headers: { 'Content-Type': contentType } })
+    expect(res.status).toBe(200)
+    await res.text()
+    expect(hub.h.store.holders(HELLO_WORLD.v0)).not.toContain('m1')
+  })
+
+  it('fails with a Kubo error when every member rejects the upload', async () => {
+    hub = await testHub({ replication: { min: 1, max: 2 } })
+    for (const m of hub.mocks) m.setFault('add', { kind: 'status', status: 500, message: 'no space left' })
+    const { body, contentType } = multipart([{ name: 'a', content: 'abc' }])
+    const res = await hub.post('/api/v0/add', { body, headers: { 'Content-Type': contentType } })
+    expect(res.status).toBe(500)
+    expect((await res.json() as { Message: string }).Message).toContain('no space left')
+  })
+})
