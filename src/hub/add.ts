@@ -13,6 +13,7 @@
 import { randomUUID } from 'node:crypto'
 import { PassThrough, type Readable } from 'node:stream'
 import { pushable } from 'it-pushable'
+import { anySignal } from 'any-signal'
 import type { CommandContext } from '../kubo/transport.js'
 import { sendChannel } from '../kubo/respond.js'
 import type { MemberClient } from '../members/client.js'
@@ -61,7 +62,7 @@ export async function handleAdd (ctx: CommandContext, h: HubComponents): Promise
   }
 
   const abort = new AbortController()
-  const signal = AbortSignal.any([ctx.signal, abort.signal])
+  const signal = anySignal([ctx.signal, abort.signal])
   const lanes: Lane[] = targets.map(member => ({
     member, pass: new PassThrough({ highWaterMark: 256 * 1024 }), alive: true, results: 0, finished: false,
   }))
@@ -136,7 +137,7 @@ export async function handleAdd (ctx: CommandContext, h: HubComponents): Promise
     }
     record(h, sent, options['wrap-with-directory'] === true, ok.map(l => l.member.name), pinName, cluster.metadata, min, max)
   })
-  done.then(() => { out.end() }, (err: unknown) => { out.end(err as Error) })
+  done.then(() => { out.end() }, (err: unknown) => { out.end(err as Error) }).finally(() => { signal.clear() })
 
   return await sendChannel(ctx.c, out, {}, (err) => { h.log.warn({ err: errorMessage(err) }, 'add failed after output began') })
 }

@@ -7,6 +7,7 @@
  * (`dag/export` streamed into `dag/import`), because members need not share a network.
  */
 import PQueue from 'p-queue'
+import { anySignal } from 'any-signal'
 import type { MemberClient } from '../members/client.js'
 import { discard, readText } from '../members/client.js'
 import type { HealthMonitor } from '../members/monitor.js'
@@ -119,7 +120,7 @@ export class PinService {
     const work = new AbortController()
     const onAbort = (): void => { work.abort(request.reason) }
     request.addEventListener('abort', onAbort, { once: true })
-    const signal = AbortSignal.any([work.signal, this.c.shutdown])
+    const signal = anySignal([work.signal, this.c.shutdown])
 
     return await new Promise<string[]>((resolve, reject) => {
       const acked: string[] = []
@@ -150,7 +151,11 @@ export class PinService {
               start(spare)
             }
           })
-          .finally(() => { running--; finish() })
+          .finally(() => {
+            running--
+            finish()
+            if (running === 0) signal.clear()
+          })
       }
       for (const m of primary) start(m)
       request.addEventListener('abort', () => {
@@ -225,12 +230,13 @@ export class PinService {
     if (!recursive && rec.mode === 'recursive') throw new CommandError(`${cid} is pinned recursively`)
     store.setPinState(cid, 'unpinning')
     const allocations = store.allocations(cid)
-    const bg = AbortSignal.any([signal, this.c.shutdown])
+    const bg = anySignal([signal, this.c.shutdown])
     await Promise.allSettled(allocations.map(async a => {
       store.setAllocation(cid, a.member, 'unpinning')
       if (!this.c.monitor.isUp(a.member) || !this.c.members.has(a.member)) return
       await this.queue(a.member).add(async () => { await this.unpinOn(a.member, cid, rec.mode, bg) }, { signal: bg })
     }))
+    bg.clear()
     if (store.allocations(cid).length === 0) store.deletePin(cid)
   }
 

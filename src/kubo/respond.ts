@@ -58,8 +58,11 @@ export function errorResponse (err: unknown): Response {
   }
   const status = err instanceof HubError ? err.status : 500
   const code = err instanceof HubError ? err.kuboCode : 0
-  const body = kuboJson({ Message: errorMessage(err), Code: code, Type: 'error' }) + '\n'
-  return new Response(body, { status, headers: commandHeaders('application/json') })
+  const body = new TextEncoder().encode(kuboJson({ Message: errorMessage(err), Code: code, Type: 'error' }) + '\n')
+  // A stream, not a string: the adapter would add Content-Length, and Node refuses the
+  // declared `Trailer` on a response that is not chunked. Kubo's errors are chunked too.
+  const stream = new ReadableStream<Uint8Array>({ start (c) { c.enqueue(body); c.close() } })
+  return new Response(stream, { status, headers: commandHeaders('application/json') })
 }
 
 /** Writes one response, streaming, with a trailer for errors after the status line. */

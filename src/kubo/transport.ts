@@ -11,6 +11,7 @@ import { Readable } from 'node:stream'
 import type { IncomingMessage, ServerResponse } from 'node:http'
 import { Hono, type Context } from 'hono'
 import busboy from 'busboy'
+import { anySignal } from 'any-signal'
 import {
   BadRequestError, CommandNotFoundError, DeadlineExceededError, ForbiddenError, MethodNotAllowedError, AbortedError,
 } from '../errors.js'
@@ -135,7 +136,7 @@ export function createKuboApp (opts: KuboAppOptions): Hono {
           if (ms === undefined) throw new BadRequestError(`time: invalid duration "${timeout}"`)
           const ac = new AbortController()
           deadline = setTimeout(() => ac.abort(new DeadlineExceededError()), Math.max(0, ms))
-          runSignal = AbortSignal.any([signal, ac.signal])
+          runSignal = anySignal([signal, ac.signal])
         }
         try {
           const res = await found.command.handler({
@@ -147,6 +148,7 @@ export function createKuboApp (opts: KuboAppOptions): Hono {
           throw runSignal.aborted && runSignal.reason instanceof Error ? abortCause(runSignal.reason, err) : err
         } finally {
           clearTimeout(deadline)
+          if (runSignal !== signal) (runSignal as ReturnType<typeof anySignal>).clear()
         }
       } finally {
         dispose()
@@ -222,7 +224,12 @@ function requestSignal (c: Context, shutdown?: AbortSignal): { signal: AbortSign
   } else {
     signals.push(c.req.raw.signal)
   }
-  return { signal: signals.length === 1 ? ac.signal : AbortSignal.any(signals), dispose }
+  if (signals.length === 1) return { signal: ac.signal, dispose }
+  // any-signal, not AbortSignal.any: on Node 20 the latter keeps every combined signal
+  // alive as long as the long-lived shutdown signal, a leak per request.
+  const combined = anySignal(signals)
+  const off = dispose
+  return { signal: combined, dispose: () => { off(); combined.clear() } }
 }
 
 function requestBody (c: Context): Readable {

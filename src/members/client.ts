@@ -26,6 +26,8 @@ export interface MemberRequest {
   signal?: AbortSignal
   /** Overrides the member's headers/body timeout for this call. */
   timeoutMs?: number
+  /** A health probe: its outcome is the monitor's own, not reported as traffic. */
+  probe?: boolean
 }
 
 export interface MemberResponse {
@@ -126,7 +128,7 @@ export class MemberClient {
           bodyTimeout: req.timeoutMs,
         } as Dispatcher.RequestOptions)
         ep.failedAt = 0
-        this.init.onTransport?.(this.name, true)
+        if (req.probe !== true) this.init.onTransport?.(this.name, true)
         const out: MemberResponse = {
           status: res.statusCode,
           headers: res.headers,
@@ -143,7 +145,7 @@ export class MemberClient {
         failures.push(mapped)
         if (isDeliveryFailure(err)) {
           ep.failedAt = Date.now()
-          this.init.onTransport?.(this.name, false, mapped)
+          if (req.probe !== true) this.init.onTransport?.(this.name, false, mapped)
           if (replayable) continue
         }
         this.init.observe?.(this.name, command, 'error', (performance.now() - started) / 1000)

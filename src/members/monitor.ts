@@ -5,6 +5,7 @@
  * failures mark a member down, one success marks it up again. Members start up, so a
  * hub serves at once; placement skips members that are down.
  */
+import { anySignal } from 'any-signal'
 import type { MemberClient } from './client.js'
 import { parseRepoStat } from './repo-stat.js'
 import { errorMessage } from '../errors.js'
@@ -35,6 +36,7 @@ export class HealthMonitor {
   private readonly settings: HealthSettings
   private readonly state = new Map<string, MemberHealth>()
   private timer?: ReturnType<typeof setInterval>
+  private downTimer?: ReturnType<typeof setInterval>
   private readonly stopping = new AbortController()
   private readonly observer?: HealthObserver
 
@@ -50,11 +52,20 @@ export class HealthMonitor {
     void this.probeAll()
     this.timer = setInterval(() => { void this.probeAll() }, this.settings.intervalMs)
     this.timer.unref()
+    // Members that are down are probed every second, so one that was late to start, or
+    // came back, is used again without waiting a whole interval.
+    const downEvery = Math.min(this.settings.intervalMs, 1_000)
+    this.downTimer = setInterval(() => {
+      void Promise.all(this.members.filter(m => this.state.get(m.name)?.up === false).map(async m => { await this.probe(m) }))
+    }, downEvery)
+    this.downTimer.unref()
   }
 
   stop (): void {
     clearInterval(this.timer)
+    clearInterval(this.downTimer)
     this.timer = undefined
+    this.downTimer = undefined
     this.stopping.abort()
   }
 
@@ -98,14 +109,14 @@ export class HealthMonitor {
   async probe (m: MemberClient): Promise<void> {
     const h = this.state.get(m.name)
     if (h === undefined) return
-    const signal = AbortSignal.any([this.stopping.signal, AbortSignal.timeout(this.settings.timeoutMs)])
+    const signal = anySignal([this.stopping.signal, AbortSignal.timeout(this.settings.timeoutMs)])
     const started = performance.now()
     try {
-      await m.json('version', { signal, timeoutMs: this.settings.timeoutMs })
+      await m.json('version', { signal, timeoutMs: this.settings.timeoutMs, probe: true })
       const seconds = (performance.now() - started) / 1000
       h.latency = h.latency === undefined ? seconds : h.latency * 0.8 + seconds * 0.2
       try {
-        const res = await m.request('repo/stat', { query: { 'size-only': true }, signal, timeoutMs: this.settings.timeoutMs })
+        const res = await m.request('repo/stat', { query: { 'size-only': true }, signal, timeoutMs: this.settings.timeoutMs, probe: true })
         const text = await readAll(res.body)
         if (res.status < 400) {
           const stat = parseRepoStat(text)
@@ -120,12 +131,13 @@ export class HealthMonitor {
       h.consecutiveFailures = 0
       h.up = true
     } catch (err) {
-      if (this.stopping.signal.aborted) return
+      if (this.stopping.signal.aborted) { signal.clear(); return }
       h.lastProbeAt = Date.now()
       h.lastError = errorMessage(err)
       h.consecutiveFailures++
       if (h.consecutiveFailures >= this.settings.failures) h.up = false
     }
+    signal.clear()
     this.observer?.(m.name, h)
   }
 }
