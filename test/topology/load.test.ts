@@ -82,8 +82,8 @@ describe('shipped topologies', () => {
       ['us-east', 'cluster-proxy', 2, 'us'], ['us-west', 'cluster-proxy', 2, 'us'], ['eu-west', 'cluster-proxy', 2, 'eu'],
     ])
     expect(t.members[0]).toMatchObject({
-      urls: ['http://10.1.0.11:9095', 'http://10.1.0.12:9195'],
-      restApi: 'http://10.1.0.11:9094',
+      urls: ['http://us-east-peer1.cluster.internal:9095', 'http://us-east-peer2.cluster.internal:9195'],
+      restApi: 'http://us-east-peer1.cluster.internal:9094',
       weight: 2,
       concurrency: 32,
       timeoutMs: 120_000,

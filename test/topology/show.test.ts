@@ -81,7 +81,7 @@ describe('showTopology', () => {
     expect(out).toContain('api_token=***')
     expect(out).toContain('https://user:***@10.2.0.13:9095')
     expect(out).toContain('us-east [cluster-proxy]  (passthrough)')
-    expect(out).toContain('rest api     http://10.1.0.11:9094')
+    expect(out).toContain('rest api     http://us-east-peer1.cluster.internal:9094')
     expect(out).toContain('members      us-east, us-west  (by tags region=us)')
   })
 })
