@@ -3,12 +3,13 @@
  * `add` teed to every placed member at once. The client's multipart body is written to one
  * PassThrough per member and the next chunk is read only when every live member took the
  * last one, so hub memory does not grow with the upload and ingest follows the slowest
- * member. Each member imports the same bytes and answers the same NDJSON events; the
- * client gets each result line from whichever member produced it first, and every other
- * member's line at the same position must carry the same Name and Hash. A member that
- * fails mid-way is dropped; fewer than `min` survivors, or a member that disagrees, is an
- * error (in the trailer once output has begun). The pins are recorded with the members
- * that finished.
+ * member. Each member imports the same bytes and answers the same NDJSON events. A
+ * result line goes to the client once every live member has produced its line at that
+ * position: the majority's Name and Hash win (a tie goes to the better-ranked member), and
+ * members that said otherwise are dropped, so one faulty member cannot decide the answer.
+ * Progress lines come from one member as they arrive. A member that fails mid-way is
+ * dropped; fewer than `min` survivors, or any disagreement, is an error (in the trailer
+ * once output has begun). The pins are recorded with the members that finished.
  */
 import { randomUUID } from 'node:crypto'
 import { PassThrough, type Readable } from 'node:stream'
@@ -35,8 +36,11 @@ interface Lane {
   pass: PassThrough
   alive: boolean
   error?: string
-  /** Result lines (with Hash) seen from this member. */
+  /** Result lines (with Hash) received but not yet decided. */
+  queue: AddEvent[]
+  /** Result lines of this member that matched what the client got. */
   results: number
+  /** The member's answer ended (successfully). */
   finished: boolean
 }
 
@@ -64,7 +68,7 @@ export async function handleAdd (ctx: CommandContext, h: HubComponents): Promise
   const abort = new AbortController()
   const signal = anySignal([ctx.signal, abort.signal])
   const lanes: Lane[] = targets.map(member => ({
-    member, pass: new PassThrough({ highWaterMark: 256 * 1024 }), alive: true, results: 0, finished: false,
+    member, pass: new PassThrough({ highWaterMark: 256 * 1024 }), alive: true, queue: [], results: 0, finished: false,
   }))
   const out = pushable<AddEvent>({ objectMode: true })
   const sent: Array<{ Name: string, Hash: string }> = []
@@ -80,21 +84,42 @@ export async function handleAdd (ctx: CommandContext, h: HubComponents): Promise
     h.log.warn({ member: lane.member.name, err: lane.error }, 'add: member dropped')
   }
 
+  /** Emit every position all live members have answered; the majority decides. */
+  const decide = (): void => {
+    for (;;) {
+      const live = lanes.filter(l => l.alive)
+      if (live.some(l => l.queue.length === 0 && !l.finished)) return
+      const candidates = live.filter(l => l.queue.length > 0)
+      if (candidates.length === 0) return
+      const groups = new Map<string, Lane[]>()
+      for (const l of candidates) {
+        const k = `${l.queue[0].Hash ?? ''}\u0000${l.queue[0].Name}`
+        groups.set(k, [...(groups.get(k) ?? []), l])
+      }
+      // largest group; lanes are in placement order, so the first group found wins ties
+      const winners = [...groups.values()].reduce((best, g) => g.length > best.length ? g : best)
+      const ev = winners[0].queue[0]
+      sent.push({ Name: ev.Name, Hash: ev.Hash! })
+      out.push(ev)
+      for (const l of candidates) {
+        if (winners.includes(l)) {
+          l.queue.shift()
+          l.results++
+        } else {
+          diverged.push(`${l.member.name} returned ${l.queue[0].Hash ?? '?'} for "${l.queue[0].Name}" where ${ev.Hash ?? '?'} was expected`)
+          kill(l, new Error(`CID mismatch: ${l.queue[0].Hash ?? '?'} != ${ev.Hash ?? '?'}`))
+        }
+      }
+    }
+  }
+
   const onEvent = (lane: Lane, ev: AddEvent): void => {
     if (ev.Hash === undefined) {
       if (lane === progressLane) out.push(ev)
       return
     }
-    const i = lane.results++
-    if (i < sent.length) {
-      if (sent[i].Hash !== ev.Hash || sent[i].Name !== ev.Name) {
-        diverged.push(`${lane.member.name} returned ${ev.Hash} for "${ev.Name}" where ${sent[i].Hash} was expected`)
-        kill(lane, new Error(`root CID mismatch: ${ev.Hash} != ${sent[i].Hash}`))
-      }
-      return
-    }
-    sent.push({ Name: ev.Name, Hash: ev.Hash })
-    out.push(ev)
+    lane.queue.push(ev)
+    decide()
   }
 
   const runLane = async (lane: Lane): Promise<void> => {
@@ -109,6 +134,7 @@ export async function handleAdd (ctx: CommandContext, h: HubComponents): Promise
     } catch (err) {
       kill(lane, err)
     }
+    decide() // a lane that ended or died may unblock the positions others are waiting on
   }
 
   const pump = async (body: Readable): Promise<void> => {
@@ -130,12 +156,13 @@ export async function handleAdd (ctx: CommandContext, h: HubComponents): Promise
   const body = ctx.body()
   const done = Promise.all([pump(body), ...lanes.map(runLane)]).then(() => {
     const ok = lanes.filter(l => l.alive && l.finished && l.results === sent.length)
+    // Members that finished did pin: the store must know, whatever else went wrong.
+    if (ok.length > 0) record(h, sent, options['wrap-with-directory'] === true, ok.map(l => l.member.name), pinName, cluster.metadata, min, max)
     if (diverged.length > 0) throw new CommandError(`add: members disagree on the result: ${diverged.join('; ')}`)
     if (ok.length < min) {
       throw new NotEnoughReplicasError(sent.at(-1)?.Hash ?? 'add', ok.length, min,
         lanes.filter(l => !ok.includes(l)).map(l => `${l.member.name}: ${l.error ?? 'incomplete answer'}`))
     }
-    record(h, sent, options['wrap-with-directory'] === true, ok.map(l => l.member.name), pinName, cluster.metadata, min, max)
   })
   done.then(() => { out.end() }, (err: unknown) => { out.end(err as Error) }).finally(() => { signal.clear() })
 
