@@ -16,20 +16,9 @@ export interface HubAppOptions {
 }
 
 export function createHubApp (h: HubComponents, opts: HubAppOptions): Hono {
-  const kubo = createKuboApp({
-    commands: hubCommands(h),
-    apiPort: opts.apiPort,
-    allowedOrigins: h.topology.hub.apiOrigins,
-    fallback: async (raw) => await passthroughRaw(raw, h),
-    shutdownSignal: h.shutdown,
-    observe: (command, status, seconds) => {
-      h.metrics.hubRequests.labels(command, outcomeOf(status)).inc()
-      h.metrics.hubRequestDuration.labels(command).observe(seconds)
-    },
-    onError: (err, command) => { h.log.warn({ command, err: errorMessage(err) }, 'command failed') },
-  })
-
   const app = new Hono()
+  // Routes outside /api/v0 first; the Kubo API is registered on the same app (a nested
+  // app would route and build a context twice per request).
   app.get('/metrics', async (c) => {
     refreshGauges(h)
     return c.body(await h.metrics.registry.metrics(), 200, { 'Content-Type': h.metrics.registry.contentType })
@@ -41,8 +30,18 @@ export function createHubApp (h: HubComponents, opts: HubAppOptions): Hono {
     if (pin === undefined) return c.json({ Message: `path '${cid}' is not pinned`, Code: 0, Type: 'error' }, 404)
     return c.json({ ...pin, allocations: h.store.allocations(cid) })
   })
-  app.all('*', async (c) => await kubo.fetch(c.req.raw, c.env))
-  return app
+  return createKuboApp({
+    commands: hubCommands(h),
+    apiPort: opts.apiPort,
+    allowedOrigins: h.topology.hub.apiOrigins,
+    fallback: async (raw) => await passthroughRaw(raw, h),
+    shutdownSignal: h.shutdown,
+    observe: (command, status, seconds) => {
+      h.metrics.hubRequests.labels(command, outcomeOf(status)).inc()
+      h.metrics.hubRequestDuration.labels(command).observe(seconds)
+    },
+    onError: (err, command) => { h.log.warn({ command, err: errorMessage(err) }, 'command failed') },
+  }, app)
 }
 
 function refreshGauges (h: HubComponents): void {

@@ -32,6 +32,11 @@ const BIG_RE = /"\u2063u64:(-?\d+)"/g
 
 /** JSON with exact unsigned 64-bit integers: bigint values become bare number literals. */
 export function kuboJson (value: unknown): string {
+  try {
+    return JSON.stringify(value) // the common case: no bigint anywhere
+  } catch (err) {
+    if (!(err instanceof TypeError)) throw err
+  }
   let big = false
   const text = JSON.stringify(value, (_k, v: unknown) => {
     if (typeof v === 'bigint') {
@@ -94,17 +99,33 @@ export async function respond (c: Context, produce: Producer, onLateError?: (err
 async function produceToNode (out: ServerResponse, produce: Producer, onLateError?: (err: unknown) => void): Promise<void> {
   let started = false
   let trailers: Record<string, string> | undefined
+  // The latest chunk is held back until the next one or the next turn of the event loop,
+  // so a body that ends right after it leaves with `end(chunk)`: head, chunk and the last
+  // chunk marker in one send, instead of one writev per piece (costly on loopback here).
+  let held: Uint8Array | string | undefined
+  let flushScheduled = false
+  const flushHeld = (): boolean => {
+    if (held === undefined || out.destroyed) return true
+    const chunk = held
+    held = undefined
+    return out.write(chunk)
+  }
   const emitter: Emitter = {
     get started () { return started },
     setTrailers (t) { trailers = t },
     start (headers, status = 200) {
       out.writeHead(status, headers)
-      out.flushHeaders()
       started = true
     },
     async write (chunk) {
       if (out.destroyed) throw new Error('client closed the connection')
-      if (!out.write(chunk)) {
+      const ok = flushHeld()
+      held = chunk
+      if (!flushScheduled) {
+        flushScheduled = true
+        setImmediate(() => { flushScheduled = false; flushHeld() })
+      }
+      if (!ok) {
         await new Promise<void>((resolve, reject) => {
           const done = (): void => { out.off('drain', done); out.off('close', closed); resolve() }
           const closed = (): void => { out.off('drain', done); out.off('close', closed); reject(new Error('client closed the connection')) }
@@ -114,20 +135,23 @@ async function produceToNode (out: ServerResponse, produce: Producer, onLateErro
       }
     },
   }
+  const finish = (): void => {
+    if (out.destroyed) return
+    if (trailers !== undefined && Object.keys(trailers).length > 0 && !out.hasHeader('content-length')) out.addTrailers(trailers)
+    const last = held
+    held = undefined
+    if (last !== undefined) out.end(last)
+    else out.end()
+  }
   try {
     await produce(emitter)
     if (!started) emitter.start({})
-    if (!out.destroyed) {
-      if (trailers !== undefined && Object.keys(trailers).length > 0 && !out.hasHeader('content-length')) out.addTrailers(trailers)
-      out.end()
-    }
+    finish()
   } catch (err) {
     if (!started) throw err
     onLateError?.(err)
-    if (!out.destroyed) {
-      out.addTrailers({ 'X-Stream-Error': oneLine(errorMessage(err)) })
-      out.end()
-    }
+    trailers = { 'X-Stream-Error': oneLine(errorMessage(err)) }
+    finish()
   }
 }
 
@@ -162,6 +186,14 @@ async function produceToWeb (produce: Producer, onLateError?: (err: unknown) => 
 /** Single-value output: one compact JSON line. */
 export async function sendValue (c: Context, value: unknown, extraHeaders: Record<string, string> = {}): Promise<Response> {
   const line = kuboJson(value) + '\n'
+  const out = (c.env as { outgoing?: ServerResponse } | undefined)?.outgoing
+  if (out !== undefined) {
+    // One write for head and body: `end(data)` after `writeHead` is still chunked (so the
+    // declared trailer is valid) but leaves in a single send.
+    out.writeHead(200, { ...commandHeaders('application/json'), ...extraHeaders })
+    out.end(line)
+    return RESPONSE_ALREADY_SENT
+  }
   return await respond(c, async (e) => {
     e.start({ ...commandHeaders('application/json'), ...extraHeaders })
     await e.write(line)

@@ -69,9 +69,13 @@ export interface KuboAppOptions {
 
 const COMPANION_ORIGINS = ['chrome-extension://nibjojkomfdiaoajekhjakgkdhaomnch', 'chrome-extension://hjoieblefckbooibpepigmacodalfndh']
 
-export function createKuboApp (opts: KuboAppOptions): Hono {
-  const app = new Hono()
+/** Registers the Kubo RPC API on `app` (a new one by default) and returns it. */
+export function createKuboApp (opts: KuboAppOptions, app: Hono = new Hono()): Hono {
   const table = new Map(opts.commands.map(cmd => [cmd.spec.path, cmd]))
+  const inflight = new Set<AbortController>()
+  opts.shutdownSignal?.addEventListener('abort', () => {
+    for (const ac of inflight) ac.abort(opts.shutdownSignal?.reason)
+  }, { once: true })
 
   const allowed = (origin: string): boolean => {
     const extra = opts.allowedOrigins ?? []
@@ -101,7 +105,7 @@ export function createKuboApp (opts: KuboAppOptions): Hono {
       if (method !== 'POST') throw new MethodNotAllowedError()
       csrfCheck(c, allowed)
 
-      const { signal, dispose } = requestSignal(c, opts.shutdownSignal)
+      const { signal, dispose } = requestSignal(c, inflight)
       const body = (): Readable => requestBody(c)
       try {
         const found = resolveCommand(table, path)
@@ -210,26 +214,25 @@ function csrfCheck (c: Context, allowed: (origin: string) => boolean): void {
   }
 }
 
-function requestSignal (c: Context, shutdown?: AbortSignal): { signal: AbortSignal, dispose: () => void } {
+/**
+ * One AbortController per request, aborted when the client goes away. Shutdown aborts
+ * the registered ones instead of being combined into each request's signal: combining
+ * costs more than the rest of a small request's handling.
+ */
+function requestSignal (c: Context, inflight: Set<AbortController>): { signal: AbortSignal, dispose: () => void } {
   const env = c.env as { incoming?: IncomingMessage, outgoing?: ServerResponse } | undefined
   const ac = new AbortController()
-  const signals = [ac.signal]
-  if (shutdown !== undefined) signals.push(shutdown)
-  let dispose = (): void => {}
+  inflight.add(ac)
   if (env?.outgoing !== undefined) {
     const out = env.outgoing
     const onClose = (): void => { if (!out.writableFinished) ac.abort(new AbortedError('client closed the connection')) }
     out.on('close', onClose)
-    dispose = () => { out.off('close', onClose) }
-  } else {
-    signals.push(c.req.raw.signal)
+    return { signal: ac.signal, dispose: () => { out.off('close', onClose); inflight.delete(ac) } }
   }
-  if (signals.length === 1) return { signal: ac.signal, dispose }
-  // any-signal, not AbortSignal.any: on Node 20 the latter keeps every combined signal
-  // alive as long as the long-lived shutdown signal, a leak per request.
-  const combined = anySignal(signals)
-  const off = dispose
-  return { signal: combined, dispose: () => { off(); combined.clear() } }
+  const web = c.req.raw.signal
+  const onAbort = (): void => { ac.abort(new AbortedError('client closed the connection')) }
+  web.addEventListener('abort', onAbort, { once: true })
+  return { signal: ac.signal, dispose: () => { web.removeEventListener('abort', onAbort); inflight.delete(ac) } }
 }
 
 function requestBody (c: Context): Readable {
