@@ -154,10 +154,10 @@ export async function handleAdd (ctx: CommandContext, h: HubComponents): Promise
   }
 
   const body = ctx.body()
-  const done = Promise.all([pump(body), ...lanes.map(runLane)]).then(() => {
+  const done = Promise.all([pump(body), ...lanes.map(runLane)]).then(async () => {
     const ok = lanes.filter(l => l.alive && l.finished && l.results === sent.length)
     // Members that finished did pin: the store must know, whatever else went wrong.
-    if (ok.length > 0) record(h, sent, options['wrap-with-directory'] === true, ok.map(l => l.member.name), pinName, cluster.metadata, min, max)
+    if (ok.length > 0) await record(h, sent, options['wrap-with-directory'] === true, ok.map(l => l.member.name), pinName, cluster.metadata, min, max)
     if (diverged.length > 0) throw new CommandError(`add: members disagree on the result: ${diverged.join('; ')}`)
     if (ok.length < min) {
       throw new NotEnoughReplicasError(sent.at(-1)?.Hash ?? 'add', ok.length, min,
@@ -184,13 +184,13 @@ async function writeTo (lane: Lane, chunk: Buffer): Promise<void> {
 }
 
 /** The roots Kubo pins: the wrapper with -w, else each top-level entry (a name without `/`). */
-function record (h: HubComponents, sent: Array<{ Name: string, Hash: string }>, wrapped: boolean, members: string[],
-  name: string | undefined, metadata: Record<string, string>, min: number, max: number): void {
+async function record (h: HubComponents, sent: Array<{ Name: string, Hash: string }>, wrapped: boolean, members: string[],
+  name: string | undefined, metadata: Record<string, string>, min: number, max: number): Promise<void> {
   if (sent.length === 0) return
   const roots = wrapped ? [sent[sent.length - 1]] : sent.filter(e => !e.Name.includes('/'))
-  for (const root of roots) {
-    h.store.putPin({
+  await Promise.all(roots.map(async root => {
+    await h.store.putPin({
       cid: root.Hash, name: name ?? '', mode: 'recursive', state: 'pinned', metadata, replicationMin: min, replicationMax: max,
     }, members.map(member => ({ member, status: 'pinned' as const })))
-  }
+  }))
 }

@@ -20,15 +20,15 @@ export function createHubApp (h: HubComponents, opts: HubAppOptions): Hono {
   // Routes outside /api/v0 first; the Kubo API is registered on the same app (a nested
   // app would route and build a context twice per request).
   app.get('/metrics', async (c) => {
-    refreshGauges(h)
+    await refreshGauges(h)
     return c.body(await h.metrics.registry.metrics(), 200, { 'Content-Type': h.metrics.registry.contentType })
   })
-  app.get('/supercluster/v1/status', (c) => c.json(statusReport(h)))
-  app.get('/supercluster/v1/pins/:cid', (c) => {
+  app.get('/supercluster/v1/status', async (c) => c.json(await statusReport(h)))
+  app.get('/supercluster/v1/pins/:cid', async (c) => {
     const cid = c.req.param('cid')
-    const pin = h.store.get(cid)
+    const pin = await h.store.get(cid)
     if (pin === undefined) return c.json({ Message: `path '${cid}' is not pinned`, Code: 0, Type: 'error' }, 404)
-    return c.json({ ...pin, allocations: h.store.allocations(cid) })
+    return c.json({ ...pin, allocations: await h.store.allocations(cid) })
   })
   return createKuboApp({
     commands: hubCommands(h),
@@ -44,9 +44,10 @@ export function createHubApp (h: HubComponents, opts: HubAppOptions): Hono {
   }, app)
 }
 
-function refreshGauges (h: HubComponents): void {
+async function refreshGauges (h: HubComponents): Promise<void> {
+  const counts = await h.store.countsByMember()
   h.metrics.memberPins.reset()
-  for (const row of h.store.countsByMember()) h.metrics.memberPins.labels(row.member, row.status).set(row.count)
+  for (const row of counts) h.metrics.memberPins.labels(row.member, row.status).set(row.count)
   for (const m of h.members.values()) {
     h.metrics.memberUp.labels(m.name).set(h.monitor.isUp(m.name) ? 1 : 0)
     const free = h.monitor.freeSpace(m.name)
@@ -56,9 +57,9 @@ function refreshGauges (h: HubComponents): void {
 }
 
 /** What `supercluster status` prints: each member's health, space, pins and queue. */
-export function statusReport (h: HubComponents): unknown {
+export async function statusReport (h: HubComponents): Promise<unknown> {
   const counts = new Map<string, Record<string, number>>()
-  for (const row of h.store.countsByMember()) {
+  for (const row of await h.store.countsByMember()) {
     const c = counts.get(row.member) ?? {}
     c[row.status] = row.count
     counts.set(row.member, c)

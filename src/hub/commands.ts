@@ -156,7 +156,7 @@ async function passthrough (ctx: CommandContext, h: HubComponents): Promise<Resp
 async function resolvePath (ctx: CommandContext, h: HubComponents, arg: string): Promise<string> {
   const p = parseIpfsPath(arg)
   if (p.rest === '') return p.root
-  const members = membersFor(h, p.root)
+  const members = await membersFor(h, p.root)
   let last: unknown
   for (const m of members) {
     try {
@@ -170,8 +170,8 @@ async function resolvePath (ctx: CommandContext, h: HubComponents, arg: string):
 }
 
 /** Up members, holders of the CID first, the others in rendezvous order. */
-function membersFor (h: HubComponents, cid: string): MemberClient[] {
-  const holders = h.store.holders(cid).filter(n => h.monitor.isUp(n) && h.members.has(n))
+async function membersFor (h: HubComponents, cid: string): Promise<MemberClient[]> {
+  const holders = (await h.store.holders(cid)).filter(n => h.monitor.isUp(n) && h.members.has(n))
   const others = rank(cid, h.topology.members.filter(m => !holders.includes(m.name) && h.monitor.isUp(m.name)))
   return [...holders, ...others].map(n => h.members.get(n)!)
 }
@@ -186,7 +186,7 @@ async function routeRead (ctx: CommandContext, h: HubComponents): Promise<Respon
   const query = new URLSearchParams(ctx.url.searchParams)
   query.delete('arg')
   for (const a of ctx.args) query.append('arg', a)
-  return await forwardToFirst(ctx.c, membersFor(h, root), { command: ctx.command, query, headers: forwardableRequestHeaders(ctx.c), signal: ctx.signal })
+  return await forwardToFirst(ctx.c, await membersFor(h, root), { command: ctx.command, query, headers: forwardableRequestHeaders(ctx.c), signal: ctx.signal })
 }
 
 async function pinLs (ctx: CommandContext, h: HubComponents): Promise<Response> {
@@ -198,35 +198,35 @@ async function pinLs (ctx: CommandContext, h: HubComponents): Promise<Response> 
   const withNames = ctx.options.names === true || nameFilter !== undefined
   const matches = (p: PinRecord): boolean => (type === 'all' || type === p.mode) && (nameFilter === undefined || p.name.includes(nameFilter))
 
-  let entries: Iterable<{ cid: string, type: string, name: string }>
+  let entries: AsyncIterable<{ cid: string, type: string, name: string }>
   if (ctx.args.length > 0) {
     const found: Array<{ cid: string, type: string, name: string }> = []
     for (const arg of ctx.args) {
       const cid = await resolvePath(ctx, h, arg).catch((err: unknown) => { throw err instanceof CommandError ? err : new PinNotFoundError(arg) })
-      const rec = h.store.get(cid)
+      const rec = await h.store.get(cid)
       if (rec === undefined || rec.state !== 'pinned' || !matches(rec)) throw new PinNotFoundError(arg)
       found.push({ cid, type: rec.mode, name: rec.name })
     }
-    entries = found
+    entries = (async function * () { yield * found })()
   } else {
     const modes = type === 'all' ? [undefined] : type === 'indirect' ? [] : [type as 'recursive' | 'direct']
-    entries = (function * () {
+    entries = (async function * () {
       for (const mode of modes) {
-        for (const p of h.store.list({ mode, state: 'pinned', nameContains: nameFilter })) yield { cid: p.cid, type: p.mode, name: p.name }
+        for await (const p of h.store.list({ mode, state: 'pinned', nameContains: nameFilter })) yield { cid: p.cid, type: p.mode, name: p.name }
       }
     })()
   }
 
   if (ctx.options.stream === true) {
     return await sendChannel(ctx.c, (async function * () {
-      for (const e of entries) {
+      for await (const e of entries) {
         yield withNames && e.name !== '' ? { Cid: e.cid, Name: e.name, Type: e.type } : { Cid: e.cid, Type: e.type }
       }
     })())
   }
   const keys: Record<string, { Type: string, Name: string }> = {}
   let any = false
-  for (const e of entries) {
+  for await (const e of entries) {
     keys[e.cid] = { Type: e.type, Name: withNames ? e.name : '' }
     any = true
   }

@@ -52,6 +52,8 @@ export function isMissingContent (err: unknown): boolean {
 export class PinService {
   private readonly c: PinServiceComponents
   private readonly queues = new Map<string, PQueue>()
+  /** Member tasks with their bookkeeping, so `idle()` also waits for the store writes after them. */
+  private readonly tasks = new Set<Promise<unknown>>()
 
   constructor (components: PinServiceComponents) {
     this.c = components
@@ -78,6 +80,7 @@ export class PinService {
 
   /** Wait for every queued task (shutdown drain). */
   async idle (): Promise<void> {
+    while (this.tasks.size > 0) await Promise.allSettled([...this.tasks])
     await Promise.all([...this.queues.values()].map(async q => { await q.onIdle() }))
   }
 
@@ -87,28 +90,29 @@ export class PinService {
    */
   async pin (cid: string, opts: PinOptions): Promise<string[]> {
     const { store } = this.c
-    const existing = store.get(cid)
+    const existing = await store.get(cid)
+    const existingHolders = existing !== undefined ? await store.holders(cid) : []
     if (existing !== undefined && existing.state === 'pinned') {
       if (opts.mode === 'direct' && existing.mode === 'recursive') {
         throw new CommandError(`pin: ${cid} already pinned recursively`)
       }
-      const holders = store.holders(cid)
-      if (existing.mode === opts.mode && holders.length >= existing.replicationMin) {
-        if (opts.name !== undefined && opts.name !== existing.name) store.rename(cid, opts.name)
-        return holders
+      if (existing.mode === opts.mode && existingHolders.length >= existing.replicationMin) {
+        if (opts.name !== undefined && opts.name !== existing.name) await store.rename(cid, opts.name)
+        return existingHolders
       }
     }
     const name = opts.name ?? existing?.name ?? ''
     const decision = this.c.placement.place({ key: cid, name, replication: opts.replication })
     const { min, max } = decision.replication
-    const keep = existing !== undefined ? store.holders(cid).filter(m => decision.ranked.includes(m)) : []
+    const keep = existingHolders.filter(m => decision.ranked.includes(m))
     const targets = [...keep, ...decision.ranked.filter(m => !keep.includes(m))]
     if (targets.length < min) {
       throw new NotEnoughReplicasError(cid, 0, min, [`only ${targets.length} members are up and eligible`])
     }
     const primary = targets.slice(0, max)
     const spares = targets.slice(max)
-    store.putPin({
+    // The intent is durable before any member is asked.
+    await store.putPin({
       cid, name, mode: opts.mode, state: 'pinned', metadata: opts.metadata ?? existing?.metadata ?? {},
       replicationMin: min, replicationMax: max,
     }, primary.map(member => ({ member, status: 'queued' as const })))
@@ -141,21 +145,20 @@ export class PinService {
       }
       const start = (member: string): void => {
         running++
-        this.queue(member).add(async () => { await this.pinOn(member, cid, mode, name, signal) }, { signal })
-          .then(() => { acked.push(member) }, (err: unknown) => {
+        const task = this.queue(member).add(async () => { await this.pinOn(member, cid, mode, name, signal) }, { signal })
+          .then(() => { acked.push(member) }, async (err: unknown) => {
             failures.push(`${member}: ${errorMessage(err)}`)
-            this.c.store.setAllocation(cid, member, 'error', errorMessage(err))
             const spare = spares.shift()
-            if (spare !== undefined && !signal.aborted) {
-              this.c.store.setAllocation(cid, spare, 'queued')
-              start(spare)
-            }
+            if (spare !== undefined && !signal.aborted) start(spare)
+            await this.c.store.setAllocation(cid, member, 'error', errorMessage(err)).catch(() => {})
           })
           .finally(() => {
             running--
             finish()
             if (running === 0) signal.clear()
+            this.tasks.delete(task)
           })
+        this.tasks.add(task)
       }
       for (const m of primary) start(m)
       request.addEventListener('abort', () => {
@@ -167,7 +170,7 @@ export class PinService {
   /** Pin on one member, copying the DAG from a holder when the member lacks it. */
   async pinOn (member: string, cid: string, mode: PinMode, name: string, signal: AbortSignal): Promise<void> {
     const m = this.member(member)
-    this.c.store.setAllocation(cid, member, 'pinning')
+    await this.c.store.setAllocation(cid, member, 'pinning')
     const query: Record<string, string | boolean | undefined> = {
       recursive: mode === 'recursive',
       name: name !== '' ? name : undefined,
@@ -183,12 +186,12 @@ export class PinService {
       await this.copyDag(holder, m, cid, signal)
       await m.json('pin/add', { args: [cid], query, signal })
     }
-    this.c.store.setAllocation(cid, member, 'pinned')
+    await this.c.store.setAllocation(cid, member, 'pinned')
   }
 
   /** A member that has the content: the store's holders first, then any member that has the root block. */
   async findHolder (cid: string, except: string, signal: AbortSignal): Promise<MemberClient | undefined> {
-    const known = this.c.store.holders(cid).filter(n => n !== except && this.c.monitor.isUp(n))
+    const known = (await this.c.store.holders(cid)).filter(n => n !== except && this.c.monitor.isUp(n))
     if (known.length > 0) return this.member(known[0])
     for (const m of this.c.members.values()) {
       if (m.name === except || !this.c.monitor.isUp(m.name)) continue
@@ -225,19 +228,19 @@ export class PinService {
    */
   async unpin (cid: string, recursive: boolean, signal: AbortSignal): Promise<void> {
     const { store } = this.c
-    const rec = store.get(cid)
+    const rec = await store.get(cid)
     if (rec === undefined || rec.state !== 'pinned') throw new NotPinnedError()
     if (!recursive && rec.mode === 'recursive') throw new CommandError(`${cid} is pinned recursively`)
-    store.setPinState(cid, 'unpinning')
-    const allocations = store.allocations(cid)
+    await store.setPinState(cid, 'unpinning')
+    const allocations = await store.allocations(cid)
     const bg = anySignal([signal, this.c.shutdown])
     await Promise.allSettled(allocations.map(async a => {
-      store.setAllocation(cid, a.member, 'unpinning')
+      await store.setAllocation(cid, a.member, 'unpinning')
       if (!this.c.monitor.isUp(a.member) || !this.c.members.has(a.member)) return
       await this.queue(a.member).add(async () => { await this.unpinOn(a.member, cid, rec.mode, bg) }, { signal: bg })
     }))
     bg.clear()
-    if (store.allocations(cid).length === 0) store.deletePin(cid)
+    if ((await store.allocations(cid)).length === 0) await store.deletePin(cid)
   }
 
   async unpinOn (member: string, cid: string, mode: PinMode, signal: AbortSignal): Promise<void> {
@@ -246,24 +249,24 @@ export class PinService {
       await m.json('pin/rm', { args: [cid], query: { recursive: mode === 'recursive' }, signal })
     } catch (err) {
       if (!isNotPinnedAnswer(err)) {
-        this.c.store.setAllocation(cid, member, 'unpinning', errorMessage(err))
+        await this.c.store.setAllocation(cid, member, 'unpinning', errorMessage(err))
         throw err
       }
     }
-    this.c.store.deleteAllocation(cid, member)
+    await this.c.store.deleteAllocation(cid, member)
   }
 
   /** pin/update on the members that hold `from`; the new pin inherits name and replication. */
   async update (from: string, to: string, unpin: boolean, signal: AbortSignal): Promise<void> {
     const { store } = this.c
-    const rec = store.get(from)
+    const rec = await store.get(from)
     if (rec === undefined || rec.state !== 'pinned' || rec.mode !== 'recursive') {
       throw new CommandError("'from' cid was not recursively pinned already")
     }
     if (from === to) return
-    const holders = store.holders(from)
-    const members = holders.length > 0 ? holders : store.allocations(from).map(a => a.member)
-    store.putPin({ ...rec, cid: to, state: 'pinned' }, members.map(member => ({ member, status: 'pinning' as const })))
+    const holders = await store.holders(from)
+    const members = holders.length > 0 ? holders : (await store.allocations(from)).map(a => a.member)
+    await store.putPin({ ...rec, cid: to, state: 'pinned' }, members.map(member => ({ member, status: 'pinning' as const })))
     const failures: string[] = []
     let acked = 0
     await Promise.all(members.map(async member => {
@@ -280,17 +283,17 @@ export class PinService {
             await m.json('pin/update', { args: [from, to], query: { unpin }, signal })
           }
         }, { signal })
-        store.setAllocation(to, member, 'pinned')
-        if (unpin) store.deleteAllocation(from, member)
+        await store.setAllocation(to, member, 'pinned')
+        if (unpin) await store.deleteAllocation(from, member)
         acked++
       } catch (err) {
         failures.push(`${member}: ${errorMessage(err)}`)
-        store.setAllocation(to, member, 'error', errorMessage(err))
+        await store.setAllocation(to, member, 'error', errorMessage(err))
       }
     }))
     if (unpin) {
-      if (store.allocations(from).length === 0) store.deletePin(from)
-      else store.setPinState(from, 'unpinning')
+      if ((await store.allocations(from)).length === 0) await store.deletePin(from)
+      else await store.setPinState(from, 'unpinning')
     }
     if (acked < Math.min(rec.replicationMin, members.length) || acked === 0) {
       throw new NotEnoughReplicasError(to, acked, rec.replicationMin, failures)

@@ -73,7 +73,7 @@ export async function createHubComponents (topology: Topology, opts: StartHubOpt
     monitor.stop()
     shutdown.abort(new Error('hub shutting down'))
     await Promise.all([...members.values()].map(async m => { await m.destroy() }))
-    store.close()
+    await store.close()
   }
   return { components, shutdown, dispose }
 }

@@ -39,22 +39,27 @@ export interface ListOptions {
   nameContains?: string
 }
 
+/**
+ * Every method is asynchronous so that backends can batch (SQLite commits the writes of
+ * one event-loop turn together) or live across the network (PostgreSQL). A write has
+ * reached durable storage when its promise resolves.
+ */
 export interface PinStore {
-  get (cid: string): PinRecord | undefined
+  get (cid: string): Promise<PinRecord | undefined>
   /** Insert or replace a pin's desired record together with its allocations, atomically. */
-  putPin (pin: Omit<PinRecord, 'createdAt' | 'updatedAt'>, allocations: Array<{ member: string, status: AllocationStatus }>): void
-  setPinState (cid: string, state: PinState): void
-  rename (cid: string, name: string): void
+  putPin (pin: Omit<PinRecord, 'createdAt' | 'updatedAt'>, allocations: Array<{ member: string, status: AllocationStatus }>): Promise<void>
+  setPinState (cid: string, state: PinState): Promise<void>
+  rename (cid: string, name: string): Promise<void>
   /** Remove the pin and every allocation row. */
-  deletePin (cid: string): void
-  allocations (cid: string): Allocation[]
-  setAllocation (cid: string, member: string, status: AllocationStatus, error?: string): void
-  deleteAllocation (cid: string, member: string): void
+  deletePin (cid: string): Promise<void>
+  allocations (cid: string): Promise<Allocation[]>
+  setAllocation (cid: string, member: string, status: AllocationStatus, error?: string): Promise<void>
+  deleteAllocation (cid: string, member: string): Promise<void>
   /** Members whose allocation is `pinned`. */
-  holders (cid: string): string[]
+  holders (cid: string): Promise<string[]>
   /** Streams pins in CID order (recursive first when no mode is given), never all at once. */
-  list (opts?: ListOptions): IterableIterator<PinRecord>
+  list (opts?: ListOptions): AsyncIterable<PinRecord>
   /** Pins per member and status, for metrics and status. */
-  countsByMember (): Array<{ member: string, status: AllocationStatus, count: number }>
-  close (): void
+  countsByMember (): Promise<Array<{ member: string, status: AllocationStatus, count: number }>>
+  close (): Promise<void>
 }

@@ -101,7 +101,7 @@ describe('pins', () => {
     expect(await res.text()).toBe(`{"Pins":["${cid}"]}\n`)
     await hub.h.pins.idle()
     expect(holders(hub, cid)).toHaveLength(2)
-    expect(hub.h.store.holders(cid).sort()).toEqual(holders(hub, cid).sort())
+    expect((await hub.h.store.holders(cid)).sort()).toEqual(holders(hub, cid).sort())
 
     const stream = await hub.post('/api/v0/pin/ls?stream=true')
     expect(stream.headers.get('x-chunked-output')).toBe('1')
@@ -163,7 +163,7 @@ describe('pins', () => {
     const res = await hub.post(`/api/v0/pin/rm?arg=${cid}`)
     expect(await res.text()).toBe(`{"Pins":["${cid}"]}\n`)
     expect(holders(hub, cid)).toHaveLength(0)
-    expect(hub.h.store.get(cid)).toBeUndefined()
+    expect((await hub.h.store.get(cid))).toBeUndefined()
     const again = await hub.post(`/api/v0/pin/rm/${cid}`)
     expect(again.status).toBe(500)
     expect((await again.json() as { Message: string }).Message).toBe('not pinned or pinned indirectly')
@@ -178,7 +178,7 @@ describe('pins', () => {
     holder.pins.delete(cid) // someone unpinned it behind the hub's back
     const res = await hub.post(`/api/v0/pin/rm?arg=${cid}`)
     expect(res.status).toBe(200)
-    expect(hub.h.store.get(cid)).toBeUndefined()
+    expect((await hub.h.store.get(cid))).toBeUndefined()
   })
 
   it('updates a pin on the members that hold it', async () => {
@@ -191,8 +191,8 @@ describe('pins', () => {
     expect(await res.text()).toBe(`{"Pins":["${from}","${to}"]}\n`)
     expect(holders(hub, to)).toEqual([holder])
     expect(holders(hub, from)).toEqual([])
-    expect(hub.h.store.get(to)?.name).toBe('site')
-    expect(hub.h.store.get(from)).toBeUndefined()
+    expect((await hub.h.store.get(to))?.name).toBe('site')
+    expect((await hub.h.store.get(from))).toBeUndefined()
     const bad = await hub.post(`/api/v0/pin/update?arg=${from}&arg=${to}`)
     expect((await bad.json() as { Message: string }).Message).toBe("'from' cid was not recursively pinned already")
     const missing = await hub.post(`/api/v0/pin/update?arg=${to}`)
@@ -220,7 +220,7 @@ describe('partial failures', () => {
     const res = await hub.post(`/api/v0/pin/add?arg=${cid}`)
     expect(res.status).toBe(200)
     expect(holders(hub, cid).sort()).toEqual([placed[1], placed[2]].sort())
-    const alloc = hub.h.store.allocations(cid).find(a => a.member === bad.name)
+    const alloc = (await hub.h.store.allocations(cid)).find(a => a.member === bad.name)
     expect(alloc?.status).toBe('error')
     expect(alloc?.error).toContain('disk full')
   })
@@ -234,7 +234,7 @@ describe('partial failures', () => {
     expect(res.status).toBe(500)
     const msg = (await res.json() as { Message: string }).Message
     expect(msg).toMatch(new RegExp(`^pin ${cid}: only 1 of the required 2 members acknowledged`))
-    expect(hub.h.store.get(cid)?.state).toBe('pinned')
+    expect((await hub.h.store.get(cid))?.state).toBe('pinned')
     expect((await hub.post('/api/v0/version')).status).toBe(200)
   })
 
@@ -247,7 +247,7 @@ describe('partial failures', () => {
     expect(res.status).toBe(200)
     expect(Date.now() - started).toBeLessThan(2500)
     await hub.h.pins.idle()
-    expect(hub.h.store.allocations(cid).find(a => a.member === 'm2')?.status).toBe('error')
+    expect((await hub.h.store.allocations(cid)).find(a => a.member === 'm2')?.status).toBe('error')
   })
 
   it('gives the timeout option context deadline exceeded', async () => {
@@ -299,7 +299,7 @@ describe('add', () => {
     expect(res.headers.get('x-chunked-output')).toBe('1')
     expect(lines(await res.text())).toEqual([{ Name: 'hello.txt', Hash: HELLO_WORLD.v0, Size: HELLO_WORLD.size }])
     expect(holders(hub, HELLO_WORLD.v0)).toHaveLength(2)
-    expect(hub.h.store.holders(HELLO_WORLD.v0)).toHaveLength(2)
+    expect((await hub.h.store.holders(HELLO_WORLD.v0))).toHaveLength(2)
     expect(hub.mocks.filter(m => m.count('add') === 1)).toHaveLength(2)
   })
 
@@ -309,7 +309,7 @@ describe('add', () => {
     const res = await hub.post('/api/v0/add?pin=false', { body, headers: { 'Content-Type': contentType } })
     expect(res.status).toBe(200)
     expect(hub.mocks.reduce((n, m) => n + m.count('add'), 0)).toBe(1)
-    expect([...hub.h.store.list()]).toHaveLength(0)
+    expect((await collect(hub.h.store.list()))).toHaveLength(0)
   })
 
   it('does not record members that disagree on the root', async () => {
@@ -319,7 +319,7 @@ describe('add', () => {
     const res = await hub.post('/api/v0/add', { body, headers: { 'Content-Type': contentType } })
     expect(res.status).toBe(200)
     await res.text()
-    expect(hub.h.store.holders(HELLO_WORLD.v0)).not.toContain('m1')
+    expect((await hub.h.store.holders(HELLO_WORLD.v0))).not.toContain('m1')
   })
 
   it('fails with a Kubo error when every member rejects the upload', async () => {
@@ -331,3 +331,9 @@ describe('add', () => {
     expect((await res.json() as { Message: string }).Message).toContain('no space left')
   })
 })
+
+async function collect<T> (it: AsyncIterable<T>): Promise<T[]> {
+  const out: T[] = []
+  for await (const x of it) out.push(x)
+  return out
+}
