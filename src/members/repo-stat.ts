@@ -15,16 +15,19 @@ export interface RepoStat {
 
 export const U64_MAX = (1n << 64n) - 1n
 
+const NUM = Object.fromEntries(['RepoSize', 'StorageMax', 'NumObjects'].map(k => [k, new RegExp(`"${k}"\\s*:\\s*"?(\\d+)"?`)]))
+const STR = Object.fromEntries(['RepoPath', 'Version'].map(k => [k, new RegExp(`"${k}"\\s*:\\s*"((?:[^"\\\\]|\\\\.)*)"`)]))
+
 export function parseRepoStat (text: string): RepoStat {
   const num = (key: string): bigint => {
-    const m = new RegExp(`"${key}"\\s*:\\s*"?(\\d+)"?`).exec(text)
+    const m = NUM[key].exec(text)
     return m === null ? 0n : BigInt(m[1])
   }
   const str = (key: string): string => {
-    const m = new RegExp(`"${key}"\\s*:\\s*"((?:[^"\\\\]|\\\\.)*)"`).exec(text)
+    const m = STR[key].exec(text)
     return m === null ? '' : JSON.parse(`"${m[1]}"`) as string
   }
-  if (!/"RepoSize"/.test(text)) throw new Error('repo/stat answer has no RepoSize')
+  if (!text.includes('"RepoSize"')) throw new Error('repo/stat answer has no RepoSize')
   return { RepoSize: num('RepoSize'), StorageMax: num('StorageMax'), NumObjects: num('NumObjects'), RepoPath: str('RepoPath'), Version: str('Version') }
 }
 
