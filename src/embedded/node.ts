@@ -19,7 +19,7 @@ import { exportCar, importCar, type CarImportStats } from './car.js'
 import { CODECS, walkDag } from './dag.js'
 import { getMeta, openDb, setMeta, type Db } from './db.js'
 import { BlockNotFoundError, NodeClosedError, UnsupportedError } from './errors.js'
-import { loadIdentity, type Identity } from './identity.js'
+import { loadIdentity, type Identity } from '../identity.js'
 import { checkHash, resolveAddOptions, runAdd, type AddEntry, type AddEvent, type AddOptions } from './importer.js'
 import { GcLock } from './lock.js'
 import { parsePath } from './paths.js'
@@ -27,21 +27,15 @@ import { Pinner, type PinLsEntry, type PinLsTarget, type PinLsType } from './pin
 
 export type { AddEntry, AddEvent, AddOptions } from './importer.js'
 export type { PinLsEntry, PinLsType } from './pins.js'
-export type { Identity } from './identity.js'
+export type { Identity } from '../identity.js'
 
 export interface EmbeddedNodeOptions {
   /** repo/stat StorageMax in bytes (Kubo's default config: 10 GB). */
   storageMax?: bigint | number
 }
 
-/** repo/stat, in Kubo's field order. */
-export interface RepoStat {
-  RepoSize: bigint
-  StorageMax: bigint
-  NumObjects: bigint
-  RepoPath: string
-  Version: string
-}
+import type { RepoStat } from '../members/repo-stat.js'
+export type { RepoStat }
 
 export interface BlockPutOptions extends AbortOptions {
   /** raw (default), dag-pb, dag-cbor or dag-json. */

@@ -7,6 +7,7 @@
 import type { Command, CommandContext } from '../kubo/transport.js'
 import { sendBytes, sendChannel, sendValue } from '../kubo/respond.js'
 import type { CommandSpec } from '../kubo/options.js'
+import { ADD_OPTIONS, PIN_ADD_OPTIONS, PIN_LS_OPTIONS } from '../kubo/specs.js'
 import { multipartEntries } from '../kubo/multipart.js'
 import { CommandError } from '../errors.js'
 import { KUBO_VERSION } from '../hub/commands.js'
@@ -30,13 +31,7 @@ export function embeddedCommands (node: EmbeddedNode): Command[] {
     cmd({
       path: 'add',
       args: [{ name: 'path', required: true, file: true }],
-      options: [
-        { name: 'pin', type: 'bool', default: true }, { name: 'pin-name', type: 'string' }, { name: 'only-hash', aliases: ['n'], type: 'bool' },
-        { name: 'wrap-with-directory', aliases: ['w'], type: 'bool' }, { name: 'progress', aliases: ['p'], type: 'bool' },
-        { name: 'cid-version', type: 'int' }, { name: 'raw-leaves', type: 'bool' }, { name: 'chunker', aliases: ['s'], type: 'string' },
-        { name: 'trickle', aliases: ['t'], type: 'bool' }, { name: 'silent', type: 'bool' }, { name: 'hash', type: 'string' },
-        { name: 'quiet', aliases: ['q'], type: 'bool' }, { name: 'quieter', aliases: ['Q'], type: 'bool' },
-      ],
+      options: ADD_OPTIONS,
     }, async (ctx) => {
       const o = ctx.options
       const pinName = o['pin-name'] as string | undefined
@@ -80,7 +75,7 @@ export function embeddedCommands (node: EmbeddedNode): Command[] {
     cmd({ path: 'resolve', args: [{ name: 'name', required: true }], options: [{ name: 'recursive', aliases: ['r'], type: 'bool' }] },
       async (ctx) => await sendValue(ctx.c, { Path: `/ipfs/${(await node.resolve(ctx.args[0], { signal: ctx.signal })).toString()}` })),
 
-    cmd({ path: 'pin/add', args: cidArgs('ipfs-path', true), options: [{ name: 'recursive', aliases: ['r'], type: 'bool', default: true }, { name: 'name', aliases: ['n'], type: 'string' }, { name: 'progress', type: 'bool' }] },
+    cmd({ path: 'pin/add', args: cidArgs('ipfs-path', true), options: PIN_ADD_OPTIONS },
       async (ctx) => {
         const cids = await Promise.all(ctx.args.map(async a => await node.resolve(a, { signal: ctx.signal })))
         const pinned = await node.pinAdd(cids, { recursive: ctx.options.recursive !== false, name: ctx.options.name as string | undefined, signal: ctx.signal })
@@ -107,7 +102,7 @@ export function embeddedCommands (node: EmbeddedNode): Command[] {
     cmd({
       path: 'pin/ls',
       args: [{ name: 'ipfs-path', variadic: true }],
-      options: [{ name: 'type', aliases: ['t'], type: 'string', default: 'all' }, { name: 'quiet', aliases: ['q'], type: 'bool' }, { name: 'stream', aliases: ['s'], type: 'bool' }, { name: 'names', type: 'bool' }, { name: 'name', aliases: ['n'], type: 'string' }],
+      options: PIN_LS_OPTIONS,
     }, async (ctx) => {
       const nameFilter = ctx.options.name as string | undefined
       const withNames = ctx.options.names === true || nameFilter !== undefined

@@ -21,6 +21,7 @@ import { pushable } from 'it-pushable'
 import type { Command, CommandContext, RawContext } from '../kubo/transport.js'
 import { sendChannel, sendValue } from '../kubo/respond.js'
 import type { CommandSpec } from '../kubo/options.js'
+import { ADD_OPTIONS, PIN_ADD_OPTIONS, PIN_LS_OPTIONS } from '../kubo/specs.js'
 import type { MemberClient } from '../members/client.js'
 import { parseNdjson, readText } from '../members/client.js'
 import { addU64, parseRepoStat } from '../members/repo-stat.js'
@@ -55,7 +56,7 @@ export function hubCommands (h: HubComponents): Command[] {
     cmd({
       path: 'pin/add',
       args: pathArgs('ipfs-path', true, true),
-      options: [{ name: 'recursive', aliases: ['r'], type: 'bool', default: true }, { name: 'name', aliases: ['n'], type: 'string' }, { name: 'progress', type: 'bool' }],
+      options: PIN_ADD_OPTIONS,
     }, async (ctx) => {
       const cluster = clusterOptions(ctx.url.searchParams)
       const name = ctx.options.name as string | undefined
@@ -94,10 +95,7 @@ export function hubCommands (h: HubComponents): Command[] {
     cmd({
       path: 'pin/ls',
       args: [{ name: 'ipfs-path', variadic: true }],
-      options: [
-        { name: 'type', aliases: ['t'], type: 'string', default: 'all' }, { name: 'quiet', aliases: ['q'], type: 'bool' },
-        { name: 'stream', aliases: ['s'], type: 'bool' }, { name: 'names', type: 'bool' }, { name: 'name', aliases: ['n'], type: 'string' },
-      ],
+      options: PIN_LS_OPTIONS,
     }, async (ctx) => await pinLs(ctx, h)),
 
     cmd({ path: 'repo/stat', options: [{ name: 'size-only', aliases: ['s'], type: 'bool' }, { name: 'human', aliases: ['H'], type: 'bool' }] },
@@ -109,14 +107,7 @@ export function hubCommands (h: HubComponents): Command[] {
     cmd({
       path: 'add',
       args: [{ name: 'path', required: true, file: true }],
-      options: [
-        { name: 'pin', type: 'bool', default: true }, { name: 'pin-name', type: 'string' }, { name: 'only-hash', aliases: ['n'], type: 'bool' },
-        { name: 'wrap-with-directory', aliases: ['w'], type: 'bool' }, { name: 'progress', aliases: ['p'], type: 'bool' },
-        { name: 'cid-version', type: 'int' }, { name: 'raw-leaves', type: 'bool' }, { name: 'chunker', aliases: ['s'], type: 'string' },
-        { name: 'trickle', aliases: ['t'], type: 'bool' }, { name: 'quiet', aliases: ['q'], type: 'bool' }, { name: 'quieter', aliases: ['Q'], type: 'bool' },
-        { name: 'silent', type: 'bool' }, { name: 'hash', type: 'string' }, { name: 'inline', type: 'bool' }, { name: 'inline-limit', type: 'int' },
-        { name: 'recursive', aliases: ['r'], type: 'bool' }, { name: 'hidden', aliases: ['H'], type: 'bool' }, { name: 'empty-dirs', aliases: ['E'], type: 'bool' },
-      ],
+      options: ADD_OPTIONS,
     }, async (ctx) => await handleAdd(ctx, h)),
 
     cmd({ path: 'block/put', args: [{ name: 'data', required: true, file: true }], options: [{ name: 'pin', type: 'bool' }] },
