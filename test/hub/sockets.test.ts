@@ -7,11 +7,11 @@ import { mkdtemp, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { Readable } from 'node:stream'
-import { afterEach, describe, expect, it } from 'vitest'
+import { createServer, type AddressInfo } from 'node:net'
+import { afterEach, describe, expect, it, onTestFinished } from 'vitest'
 import { request } from 'undici'
 import { startKuboMock, type KuboMock, type KuboMockOptions } from '../fixtures/kubo-mock.js'
 import { HELLO_WORLD, makeCids } from '../fixtures/cids.js'
-import { getFreePort } from '../fixtures/free-port.js'
 import { parseTopology } from '../../src/topology/index.js'
 import { startHub, type RunningHub } from '../../src/hub/start.js'
 import { silentLogger } from '../../src/log.js'
@@ -109,7 +109,11 @@ describe('bad uploads', () => {
 
 describe('members', () => {
   it('fails over between the endpoints of one member and counts it once', async () => {
-    const deadPort = await getFreePort()
+    // A peer that accepts and resets every connection; held open so its port is not reused.
+    const dead = createServer(socket => { socket.resetAndDestroy() })
+    await new Promise<void>(resolve => dead.listen(0, '127.0.0.1', resolve))
+    onTestFinished(() => { dead.close() })
+    const deadPort = (dead.address() as AddressInfo).port
     const s = await start({
       members: 2,
       replication: { min: 2, max: 2 },
