@@ -236,10 +236,9 @@ async function repoStat (ctx: CommandContext, h: HubComponents): Promise<Respons
   const results = await Promise.all(distinct.map(async m => {
     if (!h.monitor.isUp(m.name)) { failed++; return undefined }
     try {
-      const res = await m.request('repo/stat', { query: { 'size-only': sizeOnly }, signal: ctx.signal })
-      const text = await readText(res.body, m.name)
-      if (res.status >= 400) throw m.answerError(res, text)
-      return parseRepoStat(text)
+      const res = await m.small('repo/stat', { query: { 'size-only': sizeOnly }, signal: ctx.signal })
+      if (res.status >= 400) throw m.answerError(res, res.text)
+      return parseRepoStat(res.text)
     } catch (err) {
       ctx.signal.throwIfAborted()
       failed++

@@ -49,8 +49,18 @@ export interface MemberClientInit {
   onTransport?: (member: string, ok: boolean, err?: Error) => void
 }
 
+/** A whole (small) answer, collected. */
+export interface SmallAnswer {
+  status: number
+  headers: Record<string, string | string[] | undefined>
+  text: string
+  trailers: Record<string, string>
+  endpoint: string
+}
+
 interface Endpoint {
   url: string
+  origin: string
   pool: Pool
   /** Time of the last delivery failure; 0 when healthy. */
   failedAt: number
@@ -80,6 +90,7 @@ export class MemberClient {
     this.init = init
     this.endpoints = spec.urls.map(url => ({
       url: url.replace(/\/+$/, ''),
+      origin: new URL(url).origin,
       failedAt: 0,
       pool: new Pool(new URL(url).origin, {
         connections: spec.concurrency,
@@ -108,36 +119,85 @@ export class MemberClient {
    */
   async request (command: string, req: MemberRequest = {}): Promise<MemberResponse> {
     const started = performance.now()
+    return await this.attempt(command, req, started, async (ep, path, headers) => {
+      const res = await ep.pool.request({
+        path,
+        method: 'POST',
+        headers,
+        body: req.body ?? null,
+        signal: req.signal,
+        headersTimeout: req.timeoutMs,
+        bodyTimeout: req.timeoutMs,
+      } as Dispatcher.RequestOptions)
+      const outcome = res.statusCode < 400 ? 'ok' : 'error'
+      res.body.once('close', () => this.init.observe?.(this.name, command, outcome, (performance.now() - started) / 1000))
+      return { status: res.statusCode, headers: res.headers, body: res.body as unknown as Readable, trailers: res.trailers, endpoint: ep.url }
+    })
+  }
+
+  /**
+   * A request whose answer is small (a JSON value or a few lines), collected in memory
+   * through undici's dispatch API: no response stream objects, which are most of the
+   * cost of a small call. Answers above `limit` bytes fail.
+   */
+  async small (command: string, req: MemberRequest = {}, limit = 4 * 1024 * 1024): Promise<SmallAnswer> {
+    const started = performance.now()
+    const answer = await this.attempt(command, req, started, async (ep, path, headers) => await new Promise<SmallAnswer>((resolve, reject) => {
+      const chunks: Buffer[] = []
+      let size = 0
+      let status = 0
+      let resHeaders: Record<string, string | string[] | undefined> = {}
+      const signal = req.signal
+      let onAbort: (() => void) | undefined
+      const done = (): void => { if (onAbort !== undefined) signal?.removeEventListener('abort', onAbort) }
+      ep.pool.dispatch({
+        origin: ep.origin,
+        path,
+        method: 'POST',
+        headers,
+        body: (req.body as Uint8Array | string | undefined) ?? null,
+        headersTimeout: req.timeoutMs,
+        bodyTimeout: req.timeoutMs,
+      }, {
+        onRequestStart (controller) {
+          if (signal === undefined) return
+          if (signal.aborted) { controller.abort(signal.reason); return }
+          onAbort = () => { controller.abort(signal.reason) }
+          signal.addEventListener('abort', onAbort, { once: true })
+        },
+        onResponseStart (_controller, statusCode, h) { status = statusCode; resHeaders = h },
+        onResponseData: (controller, chunk) => {
+          size += chunk.length
+          if (size > limit) { controller.abort(new UpstreamProtocolError(this.name, `answer larger than ${limit} bytes`)); return }
+          chunks.push(chunk)
+        },
+        onResponseEnd (_controller, trailers) {
+          done()
+          resolve({ status, headers: resHeaders, text: Buffer.concat(chunks).toString('utf8'), trailers: trailers as Record<string, string>, endpoint: ep.url })
+        },
+        onResponseError (_controller, err) { done(); reject(err) },
+      })
+    }))
+    this.init.observe?.(this.name, command, answer.status < 400 ? 'ok' : 'error', (performance.now() - started) / 1000)
+    return answer
+  }
+
+  /** The endpoint loop: failover on delivery failures while the body can be sent again. */
+  private async attempt<T> (command: string, req: MemberRequest, started: number,
+    send: (ep: Endpoint, path: string, headers: Record<string, string>) => Promise<T>): Promise<T> {
     const path = `/api/v0/${command}?${buildQuery(req).toString()}`
     const replayable = !(req.body instanceof Readable)
+    const headers: Record<string, string> = { ...this.spec.headers, ...req.headers }
+    if (req.contentType !== undefined) headers['content-type'] = req.contentType
+    const via = this.init.viaHeader?.()
+    if (via !== undefined && via !== '') headers[VIA_HEADER] = via
     const failures: Error[] = []
     for (const ep of this.order()) {
       req.signal?.throwIfAborted()
       try {
-        const headers: Record<string, string> = { ...this.spec.headers, ...req.headers }
-        if (req.contentType !== undefined) headers['content-type'] = req.contentType
-        const via = this.init.viaHeader?.()
-        if (via !== undefined && via !== '') headers[VIA_HEADER] = via
-        const res = await ep.pool.request({
-          path,
-          method: 'POST',
-          headers,
-          body: req.body ?? null,
-          signal: req.signal,
-          headersTimeout: req.timeoutMs,
-          bodyTimeout: req.timeoutMs,
-        } as Dispatcher.RequestOptions)
+        const out = await send(ep, path, headers)
         ep.failedAt = 0
         if (req.probe !== true) this.init.onTransport?.(this.name, true)
-        const out: MemberResponse = {
-          status: res.statusCode,
-          headers: res.headers,
-          body: res.body as unknown as Readable,
-          trailers: res.trailers,
-          endpoint: ep.url,
-        }
-        const outcome = res.statusCode < 400 ? 'ok' : 'error'
-        res.body.once('close', () => this.init.observe?.(this.name, command, outcome, (performance.now() - started) / 1000))
         return out
       } catch (err) {
         if (req.signal?.aborted === true) throw req.signal.reason
@@ -158,10 +218,11 @@ export class MemberClient {
 
   /** A single JSON value; a Kubo error answer becomes an UpstreamError carrying its message. */
   async json<T = unknown> (command: string, req: MemberRequest = {}): Promise<T> {
-    const res = await this.request(command, req)
-    const text = await readText(res.body, this.name)
-    if (res.status >= 400) throw this.answerError(res, text)
-    const line = text.trim().split('\n')[0] ?? ''
+    const res = await this.small(command, req)
+    if (res.status >= 400) throw this.answerError(res, res.text)
+    const text = res.text
+    const nl = text.indexOf('\n')
+    const line = (nl < 0 ? text : text.slice(0, nl)).trim()
     try {
       return JSON.parse(line) as T
     } catch (err) {
@@ -177,7 +238,7 @@ export class MemberClient {
   }
 
   /** The error a member answered with (status ≥ 400), in the member's own words. */
-  answerError (res: MemberResponse, text: string): UpstreamError {
+  answerError (res: { status: number, headers: Record<string, string | string[] | undefined> }, text: string): UpstreamError {
     const type = String(res.headers['content-type'] ?? '')
     let message = text.trim()
     if (type.startsWith('application/json')) {

@@ -116,10 +116,9 @@ export class HealthMonitor {
       const seconds = (performance.now() - started) / 1000
       h.latency = h.latency === undefined ? seconds : h.latency * 0.8 + seconds * 0.2
       try {
-        const res = await m.request('repo/stat', { query: { 'size-only': true }, signal, timeoutMs: this.settings.timeoutMs, probe: true })
-        const text = await readAll(res.body)
+        const res = await m.small('repo/stat', { query: { 'size-only': true }, signal, timeoutMs: this.settings.timeoutMs, probe: true })
         if (res.status < 400) {
-          const stat = parseRepoStat(text)
+          const stat = parseRepoStat(res.text)
           h.repoSize = stat.RepoSize
           h.storageMax = stat.StorageMax
         }
@@ -142,8 +141,3 @@ export class HealthMonitor {
   }
 }
 
-async function readAll (body: AsyncIterable<unknown>): Promise<string> {
-  const chunks: Buffer[] = []
-  for await (const c of body) chunks.push(c as Buffer)
-  return Buffer.concat(chunks).toString('utf8')
-}
