@@ -8,7 +8,7 @@
 import type { Readable } from 'node:stream'
 import type { Context } from 'hono'
 import type { MemberClient, MemberResponse } from '../members/client.js'
-import { discard, readText } from '../members/client.js'
+import { readText } from '../members/client.js'
 import { respond } from '../kubo/respond.js'
 import { NoMemberAvailableError, errorMessage } from '../errors.js'
 
@@ -93,4 +93,3 @@ export async function forwardToFirst (c: Context, members: MemberClient[], init:
   throw last instanceof Error ? last : new Error(errorMessage(last))
 }
 
-export { discard }

@@ -8,7 +8,7 @@
  * fallbacks when one of those fails.
  */
 import { createHash } from 'node:crypto'
-import type { MemberSpec, PlacementRule, Replication, Topology } from '../topology/index.js'
+import { pinNameMatcher, type MemberSpec, type PlacementRule, type Replication, type Topology } from '../topology/index.js'
 
 export interface PlacementRequest {
   /** Key to hash: the CID, or a random nonce when the CID is not known yet (add). */
@@ -30,35 +30,28 @@ export interface PlacementDecision {
 export class Placement {
   private readonly topology: Topology
   private readonly isUp: (member: string) => boolean
+  /** Rules with their name globs compiled once. */
+  private readonly rules: Array<{ rule: PlacementRule, matches: (name: string) => boolean, members: Set<string> }>
 
   constructor (topology: Topology, isUp: (member: string) => boolean) {
     this.topology = topology
     this.isUp = isUp
+    this.rules = topology.placement.map(rule => {
+      const glob = rule.match.name
+      const matches = glob === undefined ? () => true : pinNameMatcher(glob)
+      return { rule, matches, members: new Set(rule.memberNames) }
+    })
   }
 
   place (req: PlacementRequest): PlacementDecision {
-    const rule = this.rule(req.name)
-    const base = rule?.replication ?? this.topology.defaults.replication
+    const found = this.rules.find(r => r.rule.match.name === undefined || (req.name !== undefined && r.matches(req.name)))
+    const base = found?.rule.replication ?? this.topology.defaults.replication
     const min = req.replication?.min ?? base.min
     const max = Math.max(min, req.replication?.max ?? Math.max(base.max, min))
     const candidates = this.topology.members.filter(m =>
-      (rule === undefined || selects(rule, m)) && req.exclude?.has(m.name) !== true && this.isUp(m.name))
+      (found === undefined || found.members.has(m.name)) && req.exclude?.has(m.name) !== true && this.isUp(m.name))
     return { replication: { min, max }, ranked: rank(req.key, candidates) }
   }
-
-  private rule (name: string | undefined): PlacementRule | undefined {
-    return this.topology.placement.find(r => r.match?.name === undefined || (name !== undefined && globMatch(r.match.name, name)))
-  }
-}
-
-function selects (rule: PlacementRule, m: MemberSpec): boolean {
-  const sel = rule.members
-  if (sel === undefined) return true
-  if (sel.names !== undefined && !sel.names.includes(m.name)) return false
-  for (const [k, v] of Object.entries(sel.tags ?? {})) {
-    if (m.tags[k] !== v) return false
-  }
-  return true
 }
 
 /** Weighted rendezvous: score = −weight / ln(u), u uniform in (0,1) from hash(key, member). */
@@ -71,10 +64,4 @@ export function rank (key: string, members: Array<Pick<MemberSpec, 'name' | 'wei
     })
     .sort((a, b) => b.score - a.score || (a.name < b.name ? -1 : 1))
     .map(s => s.name)
-}
-
-/** `*` matches any run of characters, `?` one character; everything else literally. */
-export function globMatch (glob: string, value: string): boolean {
-  const re = new RegExp('^' + glob.split('').map(ch => ch === '*' ? '.*' : ch === '?' ? '.' : ch.replace(/[\\^$.|+()[\]{}]/g, '\\$&')).join('') + '$', 's')
-  return re.test(value)
 }

@@ -5,7 +5,7 @@
  */
 export {
   DEFAULT_LISTEN, DEFAULTS, MEMBER_KINDS, endpointKey, memberUrlsOverlapHub, normaliseTopology,
-  parseHostPort, pinNameMatches, selectMembers, urlEndpointKey, TopologyFileSchema,
+  parseHostPort, pinNameMatcher, pinNameMatches, selectMembers, urlEndpointKey, TopologyFileSchema,
 } from './schema.js'
 export type {
   Defaults, HealthSpec, HubOverlap, HubSpec, MemberKind, MemberSpec, PlacementRule, Replication, Topology, TopologyFile,

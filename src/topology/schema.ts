@@ -160,8 +160,13 @@ export function memberUrlsOverlapHub (topology: {
 
 /** Does a pin name match a placement glob? `*` is any run of characters (`/` included), `?` one. */
 export function pinNameMatches (glob: string, name: string): boolean {
-  const re = glob.replace(/[.+^${}()|[\]\\*?]/g, c => c === '*' ? '[\\s\\S]*' : c === '?' ? '[\\s\\S]' : `\\${c}`)
-  return new RegExp(`^${re}$`).test(name)
+  return pinNameMatcher(glob)(name)
+}
+
+/** The glob compiled once, for matching many names. */
+export function pinNameMatcher (glob: string): (name: string) => boolean {
+  const re = new RegExp(`^${glob.replace(/[.+^${}()|[\]\\*?]/g, c => c === '*' ? '[\\s\\S]*' : c === '?' ? '[\\s\\S]' : `\\${c}`)}$`)
+  return (name) => re.test(name)
 }
 
 /** Members a placement selector picks: all `tags` must match, and `names` (when given) must list them. */
