@@ -51,21 +51,21 @@ export function createMetrics (registry = new Registry(), opts: { defaults?: boo
       buckets: LATENCY_BUCKETS,
       registers,
     }),
-    /** members/monitor: 1 when the member is up. */
+    /** hub/app (on scrape, from members/monitor): 1 when the member is up. */
     memberUp: new Gauge({
       name: 'supercluster_member_up',
       help: '1 when the member answers its health probe, 0 when it is marked down',
       labelNames: ['member'] as const,
       registers,
     }),
-    /** members/monitor: free space reported by repo/stat. */
+    /** hub/app (on scrape, from members/monitor): free space reported by repo/stat. */
     memberFreeBytes: new Gauge({
       name: 'supercluster_member_free_bytes',
       help: 'StorageMax minus RepoSize as last probed, per member',
       labelNames: ['member'] as const,
       registers,
     }),
-    /** hub/pins: pin tasks waiting or running in each member queue. */
+    /** hub/app (on scrape, from hub/pins): pin tasks waiting or running in each member queue. */
     memberQueueDepth: new Gauge({
       name: 'supercluster_member_queue_depth',
       help: 'Pin operations queued or running for a member',

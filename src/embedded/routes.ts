@@ -7,20 +7,18 @@
 import type { Command, CommandContext } from '../kubo/transport.js'
 import { sendBytes, sendChannel, sendValue } from '../kubo/respond.js'
 import type { CommandSpec } from '../kubo/options.js'
-import { ADD_OPTIONS, PIN_ADD_OPTIONS, PIN_LS_OPTIONS } from '../kubo/specs.js'
+import { ADD_OPTIONS, PIN_ADD_OPTIONS, PIN_LS_OPTIONS, VERSION_OPTIONS, versionInfo } from '../kubo/specs.js'
 import { multipartEntries } from '../kubo/multipart.js'
 import { CommandError } from '../errors.js'
-import { KUBO_VERSION } from '../hub/commands.js'
 import type { EmbeddedNode } from './node.js'
 
 const cidArgs = (name = 'ipfs-path', stdin = false): CommandSpec['args'] => [{ name, required: true, variadic: true, stdin }]
 
 export function embeddedCommands (node: EmbeddedNode): Command[] {
   const cmd = (spec: CommandSpec, handler: (ctx: CommandContext) => Promise<Response>): Command => ({ spec, handler })
+  const version = versionInfo(`supercluster-embedded node/${process.version}`)
   return [
-    cmd({ path: 'version' }, async (ctx) => await sendValue(ctx.c, {
-      Version: KUBO_VERSION, Commit: '', Repo: '18', System: `${process.arch === 'x64' ? 'amd64' : process.arch}/${process.platform}`, Golang: `supercluster-embedded node/${process.version}`,
-    })),
+    cmd({ path: 'version', options: VERSION_OPTIONS }, async (ctx) => await sendValue(ctx.c, version)),
 
     cmd({ path: 'id', args: [{ name: 'peerid' }] }, async (ctx) => {
       const id = node.identity()

@@ -18,7 +18,6 @@ import { anySignal } from 'any-signal'
 import type { CommandContext } from '../kubo/transport.js'
 import { sendChannel } from '../kubo/respond.js'
 import type { MemberClient } from '../members/client.js'
-import { parseNdjson, readText } from '../members/client.js'
 import { CommandError, NotEnoughReplicasError, errorMessage } from '../errors.js'
 import type { HubComponents } from './components.js'
 import { forwardTo } from './forward.js'
@@ -124,13 +123,11 @@ export async function handleAdd (ctx: CommandContext, h: HubComponents): Promise
 
   const runLane = async (lane: Lane): Promise<void> => {
     try {
-      const res = await lane.member.request('add', { query, body: lane.pass, contentType: ctx.contentType, signal })
-      if (res.status >= 400) throw lane.member.answerError(res, await readText(res.body, lane.member.name))
-      for await (const ev of parseNdjson<AddEvent>(res, lane.member.name, 'add')) {
-        if (!lane.alive) { res.body.destroy(); return }
+      for await (const ev of lane.member.ndjson<AddEvent>('add', { query, body: lane.pass, contentType: ctx.contentType, signal })) {
+        if (!lane.alive) break // leaving the loop cancels the member's answer
         onEvent(lane, ev)
       }
-      lane.finished = true
+      if (lane.alive) lane.finished = true
     } catch (err) {
       kill(lane, err)
     }

@@ -21,9 +21,8 @@ import { pushable } from 'it-pushable'
 import type { Command, CommandContext, RawContext } from '../kubo/transport.js'
 import { sendChannel, sendValue } from '../kubo/respond.js'
 import type { CommandSpec } from '../kubo/options.js'
-import { ADD_OPTIONS, PIN_ADD_OPTIONS, PIN_LS_OPTIONS } from '../kubo/specs.js'
+import { ADD_OPTIONS, PIN_ADD_OPTIONS, PIN_LS_OPTIONS, VERSION_OPTIONS, versionInfo } from '../kubo/specs.js'
 import type { MemberClient } from '../members/client.js'
-import { parseNdjson, readText } from '../members/client.js'
 import { addU64, parseRepoStat } from '../members/repo-stat.js'
 import { rank } from '../placement/placement.js'
 import { CommandError, PinNotFoundError, errorMessage } from '../errors.js'
@@ -36,16 +35,15 @@ import { forwardTo, forwardToFirst, forwardableRequestHeaders } from './forward.
 
 const pathArgs = (name: string, required = true, stdin = false): CommandSpec['args'] => [{ name, required, variadic: true, stdin }]
 
-export const KUBO_VERSION = '0.44.0'
-
 export function hubCommands (h: HubComponents): Command[] {
   const cmd = (spec: CommandSpec, handler: (ctx: CommandContext) => Promise<Response>): Command => ({ spec, handler })
   const readRoute = (path: string, options: CommandSpec['options'] = [], stdin = false): Command =>
     cmd({ path, args: pathArgs('ipfs-path', true, stdin), options }, async (ctx) => await routeRead(ctx, h))
+  const version = versionInfo(`supercluster/0.1.0 node/${process.version}`)
+  const statMembers = distinctMembers(h)
 
   return [
-    cmd({ path: 'version', options: [{ name: 'number', aliases: ['n'], type: 'bool' }, { name: 'commit', type: 'bool' }, { name: 'repo', type: 'bool' }, { name: 'all', type: 'bool' }] },
-      async (ctx) => await sendValue(ctx.c, { Version: KUBO_VERSION, Commit: '', Repo: '18', System: `${process.arch === 'x64' ? 'amd64' : process.arch}/${process.platform}`, Golang: `supercluster/0.1.0 node/${process.version}` })),
+    cmd({ path: 'version', options: VERSION_OPTIONS }, async (ctx) => await sendValue(ctx.c, version)),
 
     cmd({ path: 'id', args: [{ name: 'peerid', required: false }], options: [{ name: 'format', aliases: ['f'], type: 'string' }, { name: 'peerid-base', type: 'string' }] },
       async (ctx) => {
@@ -77,7 +75,7 @@ export function hubCommands (h: HubComponents): Command[] {
       async (ctx) => {
         const removed: string[] = []
         for (const arg of ctx.args) {
-          const cid = parseIpfsPath(arg).rest === '' ? parseIpfsPath(arg).root : await resolvePath(ctx, h, arg)
+          const cid = await resolvePath(ctx, h, arg)
           await h.pins.unpin(cid, ctx.options.recursive !== false, ctx.signal)
           removed.push(cid)
         }
@@ -99,7 +97,7 @@ export function hubCommands (h: HubComponents): Command[] {
     }, async (ctx) => await pinLs(ctx, h)),
 
     cmd({ path: 'repo/stat', options: [{ name: 'size-only', aliases: ['s'], type: 'bool' }, { name: 'human', aliases: ['H'], type: 'bool' }] },
-      async (ctx) => await repoStat(ctx, h)),
+      async (ctx) => await repoStat(ctx, h, statMembers)),
 
     cmd({ path: 'repo/gc', options: [{ name: 'stream-errors', type: 'bool' }, { name: 'quiet', aliases: ['q'], type: 'bool' }, { name: 'silent', type: 'bool' }] },
       async (ctx) => await repoGc(ctx, h)),
@@ -193,7 +191,7 @@ async function pinLs (ctx: CommandContext, h: HubComponents): Promise<Response> 
   if (ctx.args.length > 0) {
     const found: Array<{ cid: string, type: string, name: string }> = []
     for (const arg of ctx.args) {
-      const cid = await resolvePath(ctx, h, arg).catch((err: unknown) => { throw err instanceof CommandError ? err : new PinNotFoundError(arg) })
+      const cid = await resolvePath(ctx, h, arg)
       const rec = await h.store.get(cid)
       if (rec === undefined || rec.state !== 'pinned' || !matches(rec)) throw new PinNotFoundError(arg)
       found.push({ cid, type: rec.mode, name: rec.name })
@@ -224,14 +222,18 @@ async function pinLs (ctx: CommandContext, h: HubComponents): Promise<Response> 
   return await sendValue(ctx.c, any ? { Keys: keys } : {})
 }
 
-async function repoStat (ctx: CommandContext, h: HubComponents): Promise<Response> {
-  const sizeOnly = ctx.options['size-only'] === true
+/** Members counted once each: a member sharing an endpoint with an earlier one is left out. */
+function distinctMembers (h: HubComponents): MemberClient[] {
   const seen = new Set<string>()
-  const distinct = [...h.members.values()].filter(m => {
+  return [...h.members.values()].filter(m => {
     if (m.urls.some(u => seen.has(u))) return false
     for (const u of m.urls) seen.add(u)
     return true
   })
+}
+
+async function repoStat (ctx: CommandContext, h: HubComponents, distinct: MemberClient[]): Promise<Response> {
+  const sizeOnly = ctx.options['size-only'] === true
   let failed = 0
   const results = await Promise.all(distinct.map(async m => {
     if (!h.monitor.isUp(m.name)) { failed++; return undefined }
@@ -270,9 +272,7 @@ async function repoGc (ctx: CommandContext, h: HubComponents): Promise<Response>
   const members = [...h.members.values()].filter(m => h.monitor.isUp(m.name))
   void Promise.all(members.map(async m => {
     try {
-      const res = await m.request('repo/gc', { query: ctx.url.searchParams, signal: ctx.signal })
-      if (res.status >= 400) throw m.answerError(res, await readText(res.body, m.name))
-      for await (const v of parseNdjson(res, m.name, 'repo/gc')) out.push(v)
+      for await (const v of m.ndjson('repo/gc', { query: ctx.url.searchParams, signal: ctx.signal })) out.push(v)
     } catch (err) {
       errors.push(`${m.name}: ${errorMessage(err)}`)
     }
@@ -293,10 +293,8 @@ async function putAndPin (ctx: CommandContext, h: HubComponents, command: string
   const first = h.members.get(decision.ranked[0] ?? h.topology.passthrough)!
   const query = new URLSearchParams(ctx.url.searchParams)
   query.set('pin', 'false')
-  const res = await first.request(command, { query, body: ctx.body(), contentType: ctx.contentType, signal: ctx.signal })
-  if (res.status >= 400) throw first.answerError(res, await readText(res.body, first.name))
   const values: Array<Record<string, unknown>> = []
-  for await (const v of parseNdjson<Record<string, unknown>>(res, first.name, command)) values.push(v)
+  for await (const v of first.ndjson<Record<string, unknown>>(command, { query, body: ctx.body(), contentType: ctx.contentType, signal: ctx.signal })) values.push(v)
   for (const v of values) {
     const field = v[key]
     const cid = typeof field === 'string' ? field : (field as { '/'?: string } | undefined)?.['/']

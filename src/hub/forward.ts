@@ -8,9 +8,9 @@
 import type { Readable } from 'node:stream'
 import type { Context } from 'hono'
 import type { MemberClient, MemberResponse } from '../members/client.js'
-import { readText } from '../members/client.js'
+import { discard } from '../members/client.js'
 import { respond } from '../kubo/respond.js'
-import { NoMemberAvailableError, errorMessage } from '../errors.js'
+import { NoMemberAvailableError } from '../errors.js'
 
 /** RFC 9110 hop-by-hop headers, plus ones the forwarder sets itself. */
 const HOP_BY_HOP = new Set([
@@ -74,22 +74,17 @@ export async function forwardTo (c: Context, member: MemberClient, init: Forward
  */
 export async function forwardToFirst (c: Context, members: MemberClient[], init: Omit<ForwardInit, 'body'>): Promise<Response> {
   if (members.length === 0) throw new NoMemberAvailableError(init.command)
-  let last: unknown
+  const last = members.length - 1
   for (const [i, m] of members.entries()) {
-    const isLast = i === members.length - 1
     try {
       const res = await m.request(init.command, { query: init.query, headers: init.headers, signal: init.signal })
-      if (res.status >= 500 && !isLast) {
-        last = m.answerError(res, await readText(res.body, m.name).catch(() => ''))
-        continue
-      }
-      return await pipeResponse(c, res)
+      if (res.status < 500 || i === last) return await pipeResponse(c, res)
+      await discard(res.body) // this member failed; the next one answers
     } catch (err) {
       init.signal.throwIfAborted()
-      last = err
-      if (isLast) throw err
+      if (i === last) throw err
     }
   }
-  throw last instanceof Error ? last : new Error(errorMessage(last))
+  throw new NoMemberAvailableError(init.command) // not reached: the last member returns or throws
 }
 

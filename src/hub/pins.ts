@@ -14,7 +14,6 @@ import type { HealthMonitor } from '../members/monitor.js'
 import type { Placement } from '../placement/placement.js'
 import type { PinMode, PinStore } from '../state/store.js'
 import type { Replication } from '../topology/index.js'
-import type { Metrics } from '../metrics.js'
 import type { Logger } from '../log.js'
 import { CommandError, NotEnoughReplicasError, NotPinnedError, UpstreamError, errorMessage } from '../errors.js'
 import { multipartFile } from './multipart.js'
@@ -32,7 +31,6 @@ export interface PinServiceComponents {
   monitor: HealthMonitor
   placement: Placement
   store: PinStore
-  metrics: Metrics
   log: Logger
   /** Aborts background work at shutdown. */
   shutdown: AbortSignal
@@ -62,12 +60,8 @@ export class PinService {
   queue (member: string): PQueue {
     let q = this.queues.get(member)
     if (q === undefined) {
-      const m = this.c.members.get(member)
-      q = new PQueue({ concurrency: m?.spec.concurrency ?? 16 })
-      const gauge = this.c.metrics.memberQueueDepth.labels(member)
-      const update = (): void => { gauge.set(q!.size + q!.pending) }
-      q.on('add', update)
-      q.on('next', update)
+      // The queue-depth gauge is read from `queueDepth` at scrape time, not per task.
+      q = new PQueue({ concurrency: this.c.members.get(member)?.spec.concurrency ?? 16 })
       this.queues.set(member, q)
     }
     return q
@@ -122,8 +116,6 @@ export class PinService {
   private async fanOut (cid: string, mode: PinMode, name: string, min: number, primary: string[], spares: string[], request: AbortSignal): Promise<string[]> {
     // Work continues after the answer; only an unanswered client's disconnect cancels it.
     const work = new AbortController()
-    const onAbort = (): void => { work.abort(request.reason) }
-    request.addEventListener('abort', onAbort, { once: true })
     const signal = anySignal([work.signal, this.c.shutdown])
 
     return await new Promise<string[]>((resolve, reject) => {
@@ -131,6 +123,11 @@ export class PinService {
       const failures: string[] = []
       let running = 0
       let answered = false
+      const onAbort = (): void => {
+        work.abort(request.reason)
+        if (!answered) { answered = true; reject(request.reason) }
+      }
+      request.addEventListener('abort', onAbort, { once: true })
       const finish = (): void => {
         if (answered) return
         if (acked.length >= min) {
@@ -161,9 +158,6 @@ export class PinService {
         this.tasks.add(task)
       }
       for (const m of primary) start(m)
-      request.addEventListener('abort', () => {
-        if (!answered) { answered = true; reject(request.reason) }
-      }, { once: true })
     })
   }
 
@@ -177,16 +171,24 @@ export class PinService {
       // the cluster proxy reads `type`, not `recursive` (ipfs-cluster-proxy.md §1.2)
       type: m.kind === 'cluster-proxy' ? mode : undefined,
     }
+    await this.withContent(m, cid, signal, async () => { await m.json('pin/add', { args: [cid], query, signal }) })
+    await this.c.store.setAllocation(cid, member, 'pinned')
+  }
+
+  /**
+   * Run a member call that needs `cid`'s blocks; if the member lacks them and cannot fetch
+   * them, copy the DAG from a member that has it and run the call again.
+   */
+  private async withContent (m: MemberClient, cid: string, signal: AbortSignal, call: () => Promise<void>): Promise<void> {
     try {
-      await m.json('pin/add', { args: [cid], query, signal })
+      await call()
     } catch (err) {
       if (!isMissingContent(err)) throw err
-      const holder = await this.findHolder(cid, member, signal)
+      const holder = await this.findHolder(cid, m.name, signal)
       if (holder === undefined) throw err
       await this.copyDag(holder, m, cid, signal)
-      await m.json('pin/add', { args: [cid], query, signal })
+      await call()
     }
-    await this.c.store.setAllocation(cid, member, 'pinned')
   }
 
   /** A member that has the content: the store's holders first, then any member that has the root block. */
@@ -233,13 +235,12 @@ export class PinService {
     if (!recursive && rec.mode === 'recursive') throw new CommandError(`${cid} is pinned recursively`)
     await store.setPinState(cid, 'unpinning')
     const allocations = await store.allocations(cid)
-    const bg = anySignal([signal, this.c.shutdown])
+    // `signal` is the request's, which shutdown aborts too.
     await Promise.allSettled(allocations.map(async a => {
       await store.setAllocation(cid, a.member, 'unpinning')
       if (!this.c.monitor.isUp(a.member) || !this.c.members.has(a.member)) return
-      await this.queue(a.member).add(async () => { await this.unpinOn(a.member, cid, rec.mode, bg) }, { signal: bg })
+      await this.queue(a.member).add(async () => { await this.unpinOn(a.member, cid, rec.mode, signal) }, { signal })
     }))
-    bg.clear()
     if ((await store.allocations(cid)).length === 0) await store.deletePin(cid)
   }
 
@@ -273,15 +274,7 @@ export class PinService {
       const m = this.member(member)
       try {
         await this.queue(member).add(async () => {
-          try {
-            await m.json('pin/update', { args: [from, to], query: { unpin }, signal })
-          } catch (err) {
-            if (!isMissingContent(err)) throw err
-            const holder = await this.findHolder(to, member, signal)
-            if (holder === undefined) throw err
-            await this.copyDag(holder, m, to, signal)
-            await m.json('pin/update', { args: [from, to], query: { unpin }, signal })
-          }
+          await this.withContent(m, to, signal, async () => { await m.json('pin/update', { args: [from, to], query: { unpin }, signal }) })
         }, { signal })
         await store.setAllocation(to, member, 'pinned')
         if (unpin) await store.deleteAllocation(from, member)

@@ -59,13 +59,11 @@ export async function createHubComponents (topology: Topology, opts: StartHubOpt
       onTransport: (member, ok, err) => { monitor?.report(member, ok, err) },
     }))
   }
-  monitor = new HealthMonitor([...members.values()], topology.defaults.health, (member, health) => {
-    metrics.memberUp.labels(member).set(health.up ? 1 : 0)
-  })
+  monitor = new HealthMonitor([...members.values()], topology.defaults.health)
   const placement = new Placement(topology, (name) => monitor.isUp(name))
   const store = opts.store ?? new SqlitePinStore(join(topology.hub.state, 'pins.sqlite'))
   const identity = await loadIdentity(topology.hub.state)
-  const pins = new PinService({ members, monitor, placement, store, metrics, log, shutdown: shutdown.signal })
+  const pins = new PinService({ members, monitor, placement, store, log, shutdown: shutdown.signal })
   const components: HubComponents = {
     topology, members, monitor, placement, store, pins, metrics, log, identity, shutdown: shutdown.signal,
   }

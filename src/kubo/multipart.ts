@@ -54,7 +54,7 @@ function formMeta (fieldName: string): { mode?: number, mtime?: { secs: number, 
  * no part, fails before the first entry; a truncated body fails the current file's
  * content stream, so the importer sees the error.
  */
-export function multipartEntries (body: Readable, contentType: string, signal?: AbortSignal): AsyncIterable<MultipartEntry> {
+export function multipartEntries (body: Readable, contentType: string, signal?: AbortSignal, opts: { allowEmpty?: boolean } = {}): AsyncIterable<MultipartEntry> {
   if (!contentType.toLowerCase().startsWith('multipart/form-data')) {
     throw new BadRequestError("file argument 'path' is required")
   }
@@ -90,7 +90,7 @@ export function multipartEntries (body: Readable, contentType: string, signal?: 
   })
   parser.on('close', () => {
     if (failed) return
-    if (count === 0) entries.end(new CommandError('expected a file argument'))
+    if (count === 0 && opts.allowEmpty !== true) entries.end(new CommandError('expected a file argument'))
     else entries.end()
   })
   const onAbort = (): void => { body.unpipe(parser); parser.destroy(new Error('request aborted')) }

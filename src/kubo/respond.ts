@@ -72,7 +72,6 @@ export function errorResponse (err: unknown): Response {
 
 /** Writes one response, streaming, with a trailer for errors after the status line. */
 export interface Emitter {
-  readonly started: boolean
   start (headers: Record<string, string>, status?: number): void
   /** Resolves once the chunk is accepted (waits for drain: backpressure). */
   write (chunk: Uint8Array | string): Promise<void>
@@ -111,7 +110,6 @@ async function produceToNode (out: ServerResponse, produce: Producer, onLateErro
     return out.write(chunk)
   }
   const emitter: Emitter = {
-    get started () { return started },
     setTrailers (t) { trailers = t },
     start (headers, status = 200) {
       out.writeHead(status, headers)
@@ -162,7 +160,6 @@ async function produceToWeb (produce: Producer, onLateError?: (err: unknown) => 
     const enc = new TextEncoder()
     let started = false
     const emitter: Emitter = {
-      get started () { return started },
       setTrailers () {},
       start (headers, status = 200) {
         started = true
@@ -205,29 +202,23 @@ export async function sendValue (c: Context, value: unknown, extraHeaders: Recor
  * pulled before the status is sent, so an error before any output is a proper 500.
  */
 export async function sendChannel (c: Context, values: AsyncIterable<unknown>, extraHeaders: Record<string, string> = {}, onLateError?: (err: unknown) => void): Promise<Response> {
-  return await respond(c, async (e) => {
-    const it = values[Symbol.asyncIterator]()
-    const headers = { ...commandHeaders('application/json'), 'X-Chunked-Output': '1', ...extraHeaders }
-    try {
-      let next = await it.next()
-      e.start(headers)
-      while (next.done !== true) {
-        await e.write(kuboJson(next.value) + '\n')
-        next = await it.next()
-      }
-    } finally {
-      // Closes the source on any failure (cancels upstream reads).
-      await it.return?.()
-    }
-  }, onLateError)
+  async function * lines (): AsyncGenerator<string> {
+    for await (const v of values) yield kuboJson(v) + '\n'
+  }
+  return await sendStream(c, lines(), { ...commandHeaders('application/json'), 'X-Chunked-Output': '1', ...extraHeaders }, onLateError)
 }
 
 /** Raw byte stream (`cat`): text/plain, X-Stream-Output, optional X-Content-Length. */
 export async function sendBytes (c: Context, chunks: AsyncIterable<Uint8Array>, opts: { contentLength?: bigint | number, contentType?: string, headers?: Record<string, string> } = {}): Promise<Response> {
+  const headers: Record<string, string> = { ...commandHeaders(opts.contentType ?? 'text/plain'), 'X-Stream-Output': '1', ...opts.headers }
+  if (opts.contentLength !== undefined) headers['X-Content-Length'] = opts.contentLength.toString()
+  return await sendStream(c, chunks, headers)
+}
+
+/** Pull the first chunk, then send the head and stream the rest; the source is closed on any failure. */
+async function sendStream (c: Context, chunks: AsyncIterable<Uint8Array | string>, headers: Record<string, string>, onLateError?: (err: unknown) => void): Promise<Response> {
   return await respond(c, async (e) => {
     const it = chunks[Symbol.asyncIterator]()
-    const headers: Record<string, string> = { ...commandHeaders(opts.contentType ?? 'text/plain'), 'X-Stream-Output': '1', ...opts.headers }
-    if (opts.contentLength !== undefined) headers['X-Content-Length'] = opts.contentLength.toString()
     try {
       let next = await it.next()
       e.start(headers)
@@ -238,7 +229,7 @@ export async function sendBytes (c: Context, chunks: AsyncIterable<Uint8Array>, 
     } finally {
       await it.return?.()
     }
-  })
+  }, onLateError)
 }
 
 function oneLine (s: string): string {

@@ -5,6 +5,19 @@
  */
 import type { OptionSpec } from './options.js'
 
+/** The Kubo API version the hub and the embedded node speak (strict semver: the Go CLI parses it). */
+export const KUBO_VERSION = '0.44.0'
+
+/** `version`'s answer; built once per server, since nothing in it changes. */
+export function versionInfo (golang: string): Record<string, string> {
+  return { Version: KUBO_VERSION, Commit: '', Repo: '18', System: `${process.arch === 'x64' ? 'amd64' : process.arch}/${process.platform}`, Golang: golang }
+}
+
+/** `version` options: they change the CLI's text rendering only. */
+export const VERSION_OPTIONS: OptionSpec[] = [
+  { name: 'number', aliases: ['n'], type: 'bool' }, { name: 'commit', type: 'bool' }, { name: 'repo', type: 'bool' }, { name: 'all', type: 'bool' },
+]
+
 /** `add` (kubo-rpc.md §2.1); CLI-side options are accepted and ignored. */
 export const ADD_OPTIONS: OptionSpec[] = [
   { name: 'pin', type: 'bool', default: true }, { name: 'pin-name', type: 'string' }, { name: 'only-hash', aliases: ['n'], type: 'bool' },

@@ -10,12 +10,12 @@
 import { Readable } from 'node:stream'
 import type { IncomingMessage, ServerResponse } from 'node:http'
 import { Hono, type Context } from 'hono'
-import busboy from 'busboy'
 import { anySignal } from 'any-signal'
 import {
   BadRequestError, CommandNotFoundError, DeadlineExceededError, ForbiddenError, MethodNotAllowedError, AbortedError,
 } from '../errors.js'
 import { errorResponse } from './respond.js'
+import { multipartEntries } from './multipart.js'
 import { checkArgs, parseGoDuration, parseQuery, type CommandSpec, type OptionValues } from './options.js'
 
 export const API_PREFIX = '/api/v0/'
@@ -98,6 +98,7 @@ export function createKuboApp (opts: KuboAppOptions, app: Hono = new Hono()): Ho
     const url = new URL(c.req.url)
     const path = url.pathname.slice(API_PREFIX.length)
     let command = path
+    let res: Response
     try {
       const method = c.req.method
       const origin = c.req.header('origin')
@@ -106,65 +107,65 @@ export function createKuboApp (opts: KuboAppOptions, app: Hono = new Hono()): Ho
       csrfCheck(c, allowed)
 
       const { signal, dispose } = requestSignal(c, inflight)
-      const body = (): Readable => requestBody(c)
       try {
         const found = resolveCommand(table, path)
         if (found === undefined) {
           if (opts.fallback === undefined) throw new CommandNotFoundError()
           command = 'passthrough'
-          const res = await opts.fallback({ c, path, url, signal, body })
-          opts.observe?.(command, res.status, (performance.now() - started) / 1000)
-          return res
-        }
-        command = found.command.spec.path
-        const { args, options } = parseQuery(found.command.spec, url.searchParams, found.pathArg)
-        const contentType = c.req.header('content-type') ?? ''
-        const isMultipart = contentType.toLowerCase().startsWith('multipart/form-data')
-        let bodyUsed = false
-        const once = (): Readable => {
-          if (bodyUsed) throw new Error('request body read twice')
-          bodyUsed = true
-          return body()
-        }
-        if (isMultipart && found.command.spec.args?.some(a => a.stdin === true) === true &&
-            found.command.spec.args?.some(a => a.file === true) !== true) {
-          args.push(...await stdinArgs(once(), contentType))
-        }
-        checkArgs(found.command.spec, args, isMultipart)
-
-        const timeout = options.timeout
-        let deadline: ReturnType<typeof setTimeout> | undefined
-        let runSignal = signal
-        if (typeof timeout === 'string' && timeout !== '') {
-          const ms = parseGoDuration(timeout)
-          if (ms === undefined) throw new BadRequestError(`time: invalid duration "${timeout}"`)
-          const ac = new AbortController()
-          deadline = setTimeout(() => ac.abort(new DeadlineExceededError()), Math.max(0, ms))
-          runSignal = anySignal([signal, ac.signal])
-        }
-        try {
-          const res = await found.command.handler({
-            c, command, args, options, signal: runSignal, url, contentType, body: once,
-          })
-          opts.observe?.(command, res.status, (performance.now() - started) / 1000)
-          return res
-        } catch (err) {
-          throw runSignal.aborted && runSignal.reason instanceof Error ? abortCause(runSignal.reason, err) : err
-        } finally {
-          clearTimeout(deadline)
-          if (runSignal !== signal) (runSignal as ReturnType<typeof anySignal>).clear()
+          res = await opts.fallback({ c, path, url, signal, body: () => requestBody(c) })
+        } else {
+          command = found.command.spec.path
+          res = await run(c, found, url, signal)
         }
       } finally {
         dispose()
       }
     } catch (err) {
-      const res = errorResponse(err)
+      res = errorResponse(err)
       if (res.status >= 500) opts.onError?.(err, command)
-      opts.observe?.(command, res.status, (performance.now() - started) / 1000)
-      return res
     }
+    opts.observe?.(command, res.status, (performance.now() - started) / 1000)
+    return res
   })
   return app
+}
+
+/** Parse a resolved command's arguments and options, apply `timeout`, and run it. */
+async function run (c: Context, found: { command: Command, pathArg?: string }, url: URL, signal: AbortSignal): Promise<Response> {
+  const { spec, handler } = found.command
+  const { args, options } = parseQuery(spec, url.searchParams, found.pathArg)
+  const contentType = c.req.header('content-type') ?? ''
+  const isMultipart = contentType.toLowerCase().startsWith('multipart/form-data')
+  let bodyUsed = false
+  const body = (): Readable => {
+    if (bodyUsed) throw new Error('request body read twice')
+    bodyUsed = true
+    return requestBody(c)
+  }
+  if (isMultipart && spec.args?.some(a => a.stdin === true) === true && spec.args?.some(a => a.file === true) !== true) {
+    args.push(...await stdinArgs(body(), contentType, signal))
+  }
+  checkArgs(spec, args, isMultipart)
+
+  const timeout = options.timeout
+  if (typeof timeout !== 'string' || timeout === '') {
+    return await handler({ c, command: spec.path, args, options, signal, url, contentType, body })
+  }
+  const ms = parseGoDuration(timeout)
+  if (ms === undefined) throw new BadRequestError(`time: invalid duration "${timeout}"`)
+  const deadline = new AbortController()
+  const timer = setTimeout(() => { deadline.abort(new DeadlineExceededError()) }, Math.max(0, ms))
+  const runSignal = anySignal([signal, deadline.signal])
+  try {
+    return await handler({ c, command: spec.path, args, options, signal: runSignal, url, contentType, body })
+  } catch (err) {
+    // Whatever the handler saw when its signal fired, the cause is the deadline or the client.
+    const reason: unknown = runSignal.reason
+    throw runSignal.aborted && (reason instanceof DeadlineExceededError || reason instanceof AbortedError) ? reason : err
+  } finally {
+    clearTimeout(timer)
+    runSignal.clear()
+  }
 }
 
 /** Longest runnable command path that prefixes the request path; one extra segment is an argument. */
@@ -244,33 +245,12 @@ function requestBody (c: Context): Readable {
 }
 
 /** The first file part of a multipart body, one argument per line (CRLF tolerated). */
-async function stdinArgs (body: Readable, contentType: string): Promise<string[]> {
-  return await new Promise<string[]>((resolve, reject) => {
-    let parser: busboy.Busboy
-    try {
-      parser = busboy({ headers: { 'content-type': contentType } })
-    } catch (err) {
-      reject(new BadRequestError(`invalid multipart body: ${(err as Error).message}`))
-      return
-    }
-    const chunks: Buffer[] = []
-    let first = true
-    parser.on('file', (_name, stream) => {
-      if (!first) { stream.resume(); return }
-      first = false
-      stream.on('data', (b: Buffer) => chunks.push(b))
-    })
-    parser.on('error', (err: Error) => reject(new BadRequestError(`invalid multipart body: ${err.message}`)))
-    parser.on('close', () => {
-      const text = Buffer.concat(chunks).toString('utf8')
-      resolve(text.split(/\r?\n/).filter(line => line !== ''))
-    })
-    body.on('error', reject)
-    body.pipe(parser)
-  })
-}
-
-function abortCause (reason: Error, err: unknown): unknown {
-  if (reason instanceof DeadlineExceededError || reason instanceof AbortedError) return reason
-  return err
+async function stdinArgs (body: Readable, contentType: string, signal: AbortSignal): Promise<string[]> {
+  const chunks: Uint8Array[] = []
+  let first = true
+  for await (const entry of multipartEntries(body, contentType, signal, { allowEmpty: true })) {
+    for await (const chunk of entry.content ?? []) if (first) chunks.push(chunk)
+    if (entry.kind === 'file') first = false
+  }
+  return Buffer.concat(chunks).toString('utf8').split(/\r?\n/).filter(line => line !== '')
 }

@@ -27,10 +27,6 @@ export interface MemberHealth {
   storageMax?: bigint
 }
 
-export interface HealthObserver {
-  (member: string, health: MemberHealth): void
-}
-
 export class HealthMonitor {
   private readonly members: MemberClient[]
   private readonly settings: HealthSettings
@@ -38,12 +34,10 @@ export class HealthMonitor {
   private timer?: ReturnType<typeof setInterval>
   private downTimer?: ReturnType<typeof setInterval>
   private readonly stopping = new AbortController()
-  private readonly observer?: HealthObserver
 
-  constructor (members: MemberClient[], settings: HealthSettings, observer?: HealthObserver) {
+  constructor (members: MemberClient[], settings: HealthSettings) {
     this.members = members
     this.settings = settings
-    this.observer = observer
     for (const m of members) this.state.set(m.name, { up: true, consecutiveFailures: 0 })
   }
 
@@ -88,18 +82,15 @@ export class HealthMonitor {
   report (name: string, ok: boolean, err?: Error): void {
     const h = this.state.get(name)
     if (h === undefined) return
-    if (ok) {
-      if (!h.up || h.consecutiveFailures > 0) {
-        h.up = true
-        h.consecutiveFailures = 0
-        this.observer?.(name, h)
-      }
-      return
-    }
+    if (ok) succeeded(h)
+    else this.failed(h, err?.message)
+  }
+
+  /** `failures` in a row mark a member down. */
+  private failed (h: MemberHealth, message: string | undefined): void {
     h.consecutiveFailures++
-    h.lastError = err?.message
+    h.lastError = message
     if (h.consecutiveFailures >= this.settings.failures) h.up = false
-    this.observer?.(name, h)
   }
 
   async probeAll (): Promise<void> {
@@ -127,17 +118,21 @@ export class HealthMonitor {
       }
       h.lastProbeAt = Date.now()
       h.lastError = undefined
-      h.consecutiveFailures = 0
-      h.up = true
+      succeeded(h)
     } catch (err) {
-      if (this.stopping.signal.aborted) { signal.clear(); return }
-      h.lastProbeAt = Date.now()
-      h.lastError = errorMessage(err)
-      h.consecutiveFailures++
-      if (h.consecutiveFailures >= this.settings.failures) h.up = false
+      if (!this.stopping.signal.aborted) {
+        h.lastProbeAt = Date.now()
+        this.failed(h, errorMessage(err))
+      }
+    } finally {
+      signal.clear()
     }
-    signal.clear()
-    this.observer?.(m.name, h)
   }
+}
+
+/** One success marks a member up again. */
+function succeeded (h: MemberHealth): void {
+  h.up = true
+  h.consecutiveFailures = 0
 }
 
