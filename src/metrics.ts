@@ -10,7 +10,7 @@ import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom
 const LATENCY_BUCKETS = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60]
 
 export function createMetrics (registry = new Registry(), opts: { defaults?: boolean } = {}) {
-  if (opts.defaults !== false) collectDefaultMetrics({ register: registry, prefix: 'supercluster_process_' })
+  if (opts.defaults !== false) collectDefaultMetrics({ register: registry, prefix: 'supercluster_' })
   const registers = [registry]
   return {
     registry,

@@ -97,7 +97,9 @@ export function createKuboApp (opts: KuboAppOptions, app: Hono = new Hono()): Ho
     const started = performance.now()
     const url = new URL(c.req.url)
     const path = url.pathname.slice(API_PREFIX.length)
-    let command = path
+    // The metric label: a known command, `passthrough`, or `invalid`; never the raw path,
+    // which any client can vary without bound.
+    let command = 'invalid'
     let res: Response
     try {
       const method = c.req.method

@@ -82,6 +82,16 @@ describe('transport rules', () => {
     expect((await hub.post('/api/v0/version')).status).toBe(200)
   })
 
+  it('never puts a request path into a metric label', async () => {
+    hub = await testHub()
+    await hub.app.request('/api/v0/made-up-path-1', { method: 'GET' })
+    await hub.post('/api/v0/made-up-path-2', { headers: { Origin: 'https://evil.example.com' } })
+    await hub.post('/api/v0/swarm/made-up-path-3')
+    const metrics = await (await hub.app.request('/metrics')).text()
+    expect(metrics).not.toMatch(/made-up-path/)
+    expect(metrics).toMatch(/supercluster_hub_requests_total\{command="invalid",outcome="client_error"\} 2/)
+  })
+
   it('forwards unknown commands to the passthrough member and passes its answer through', async () => {
     hub = await testHub()
     const res = await hub.post('/api/v0/swarm/peers')
