@@ -16,7 +16,8 @@ import { sha256 } from 'multiformats/hashes/sha2'
 import { CommandError } from '../errors.js'
 import { BlockStore, type AbortOptions } from './blocks.js'
 import { exportCar, importCar, type CarImportStats } from './car.js'
-import { CODECS, walkDag } from './dag.js'
+import { CODECS, linksOf, walkDag } from './dag.js'
+import * as raw from 'multiformats/codecs/raw'
 import { getMeta, openDb, setMeta, type Db } from './db.js'
 import { BlockNotFoundError, NodeClosedError, UnsupportedError } from './errors.js'
 import { loadIdentity, type Identity } from '../identity.js'
@@ -459,6 +460,32 @@ export class EmbeddedNode {
   // ---------------------------------------------------------------- dag
 
   /** dag/export: the DAG under a CID (or path) as a streamed CARv1. */
+  /**
+   * refs: the CIDs below `root`, depth-first in link order, the root itself left out.
+   * `recursive` follows links all the way down (each block once when `unique`); otherwise
+   * only the root's own links.
+   */
+  async * refs (root: CidLike, options: AbortOptions & { recursive?: boolean, unique?: boolean } = {}): AsyncGenerator<CID> {
+    const { ctl: { signal }, leave } = this.enter(options.signal)
+    try {
+      const cid = await this.resolveIn(root, signal)
+      const seen = new Set<string>()
+      const visit = async function * (this: EmbeddedNode, parent: CID): AsyncGenerator<CID> {
+        if (parent.code === raw.code) return
+        for (const child of linksOf(parent, await this.blocks.getBytes(parent, { signal }))) {
+          const k = child.toString()
+          if (options.unique === true && seen.has(k)) continue
+          seen.add(k)
+          yield child
+          if (options.recursive === true) yield * visit.call(this, child)
+        }
+      }
+      yield * visit.call(this, cid)
+    } finally {
+      leave()
+    }
+  }
+
   async * dagExport (root: CidLike, options: AbortOptions = {}): AsyncGenerator<Uint8Array, void, undefined> {
     const { ctl: { signal }, leave } = this.enter(options.signal)
     try {

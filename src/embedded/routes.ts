@@ -1,7 +1,7 @@
 /**
  * @module embedded/routes
  * The embedded node's Kubo RPC subset, on the same transport as the hub (so both parse,
- * stream and fail alike): add, cat, pin/*, repo/stat, repo/gc, block/*, dag/export,
+ * stream and fail alike): add, cat, pin/*, refs, repo/stat, repo/gc, block/*, dag/export,
  * dag/import, resolve, id, version. Anything else is Kubo's 404.
  */
 import type { Command, CommandContext } from '../kubo/transport.js'
@@ -153,6 +153,15 @@ export function embeddedCommands (node: EmbeddedNode): Command[] {
         const cid = await node.resolve(ctx.args[0], { signal: ctx.signal })
         return await sendValue(ctx.c, await node.blockStat(cid, { signal: ctx.signal }))
       }),
+
+    cmd({ path: 'refs', args: cidArgs('ipfs-path', true), options: [{ name: 'recursive', aliases: ['r'], type: 'bool' }, { name: 'unique', aliases: ['u'], type: 'bool' }] },
+      async (ctx) => await sendChannel(ctx.c, (async function * () {
+        for (const arg of ctx.args) {
+          for await (const ref of node.refs(arg, { recursive: ctx.options.recursive === true, unique: ctx.options.unique === true, signal: ctx.signal })) {
+            yield { Ref: ref.toString(), Err: '' }
+          }
+        }
+      })())),
 
     cmd({ path: 'dag/export', args: [{ name: 'root', required: true }] },
       async (ctx) => {

@@ -15,21 +15,36 @@ export interface ParsedPath {
   rest: string
 }
 
+/**
+ * Kubo's reading (cmdutils.PathOrCidPath): a content path `/ipfs/<cid>[/…]` (or `/ipld/`,
+ * or the URI forms `ipfs://`, `ipfs:`), else the argument taken as `/ipfs/<arg>`; when both
+ * fail, the first reading's error, which for a bare string is "not enough components".
+ */
 export function parseIpfsPath (arg: string): ParsedPath {
-  let s = arg.trim()
-  if (s.startsWith('ipfs://')) s = s.slice('ipfs://'.length)
-  else if (s.startsWith('/ipfs/')) s = s.slice('/ipfs/'.length)
-  else if (s.startsWith('/ipns/') || s.startsWith('ipns://')) throw new InvalidCidError(arg, new Error('IPNS paths are not supported by the hub'))
-  const slash = s.indexOf('/')
-  const head = slash < 0 ? s : s.slice(0, slash)
-  const rest = slash < 0 ? '' : s.slice(slash + 1).replace(/\/+$/, '')
+  const uri = /^(ipfs|ipns|ipld):(\/\/)?/i.exec(arg)
+  const text = uri !== null ? `/${uri[1].toLowerCase()}/${arg.slice(uri[0].length)}` : arg
+  if (!text.startsWith('/')) {
+    try {
+      return fromSegments(arg, ['ipfs', ...text.split('/').filter(p => p !== '')])
+    } catch {
+      throw new InvalidCidError(arg, new Error('path does not have enough components'))
+    }
+  }
+  return fromSegments(arg, text.split('/').filter(p => p !== ''))
+}
+
+function fromSegments (arg: string, segments: string[]): ParsedPath {
+  if (segments.length < 2) throw new InvalidCidError(arg, new Error('path does not have enough components'))
+  const [namespace, head, ...rest] = segments
+  if (namespace === 'ipns') throw new InvalidCidError(arg, new Error('IPNS paths are not supported by the hub'))
+  if (namespace !== 'ipfs' && namespace !== 'ipld') throw new InvalidCidError(arg, new Error(`unknown namespace: "${namespace}"`))
   let cid: CID
   try {
     cid = CID.parse(head)
   } catch (err) {
     throw new InvalidCidError(arg, err)
   }
-  return { cid, root: cid.toString(), rest }
+  return { cid, root: cid.toString(), rest: rest.join('/') }
 }
 
 /** Canonical string of a CID string (normalises base). */

@@ -8,7 +8,7 @@
  * | pin/add                     | placement, durable intent, answer after `min` acknowledgements    |
  * | pin/rm                      | tombstone, every allocated member, "not pinned" counts as done    |
  * | pin/update                  | the members holding the old pin                                   |
- * | pin/ls                      | from the hub's store (`arg`, `type`, `stream`, `names`, `name`)   |
+ * | pin/ls                      | the hub's store; indirect pins by walking DAGs on their holders   |
  * | add                         | body teed to the placed members; one NDJSON answer; CIDs compared |
  * | repo/stat                   | every member once, summed exactly; failures counted in a header   |
  * | repo/gc                     | every member, NDJSON streams merged                               |
@@ -193,17 +193,18 @@ async function pinLs (ctx: CommandContext, h: HubComponents): Promise<Response> 
     for (const arg of ctx.args) {
       const cid = await resolvePath(ctx, h, arg)
       const rec = await h.store.get(cid)
-      if (rec === undefined || rec.state !== 'pinned' || !matches(rec)) throw new PinNotFoundError(arg)
-      found.push({ cid, type: rec.mode, name: rec.name })
+      if (rec !== undefined && rec.state === 'pinned' && matches(rec)) {
+        found.push({ cid, type: rec.mode, name: rec.name })
+        continue
+      }
+      // Not pinned itself: Kubo still answers for a block inside a recursive pin.
+      const via = (type === 'all' || type === 'indirect') && nameFilter === undefined ? await indirectRoot(ctx, h, cid) : undefined
+      if (via === undefined) throw new PinNotFoundError(arg)
+      found.push({ cid, type: `indirect through ${via}`, name: '' })
     }
     entries = (async function * () { yield * found })()
   } else {
-    const modes = type === 'all' ? [undefined] : type === 'indirect' ? [] : [type as 'recursive' | 'direct']
-    entries = (async function * () {
-      for (const mode of modes) {
-        for await (const p of h.store.list({ mode, state: 'pinned', nameContains: nameFilter })) yield { cid: p.cid, type: p.mode, name: p.name }
-      }
-    })()
+    entries = listPins(ctx, h, type, nameFilter)
   }
 
   if (ctx.options.stream === true) {
@@ -213,13 +214,77 @@ async function pinLs (ctx: CommandContext, h: HubComponents): Promise<Response> 
       }
     })())
   }
+  // Kubo answers a Go map here, which its JSON encoder writes in key order.
+  const found = new Map<string, { Type: string, Name: string }>()
+  for await (const e of entries) found.set(e.cid, { Type: e.type, Name: withNames ? e.name : '' })
+  if (found.size === 0) return await sendValue(ctx.c, {})
   const keys: Record<string, { Type: string, Name: string }> = {}
-  let any = false
-  for await (const e of entries) {
-    keys[e.cid] = { Type: e.type, Name: withNames ? e.name : '' }
-    any = true
+  for (const cid of [...found.keys()].sort()) keys[cid] = found.get(cid)!
+  return await sendValue(ctx.c, { Keys: keys })
+}
+
+/**
+ * Kubo's listing order: recursive pins, then direct ones, then (for `all` and `indirect`)
+ * every block below a recursive pin that is not pinned itself. The store knows the first
+ * two; the indirect ones come from walking each recursive pin's DAG on a member holding it.
+ */
+async function * listPins (ctx: CommandContext, h: HubComponents, type: string, nameFilter: string | undefined): AsyncGenerator<{ cid: string, type: string, name: string }> {
+  const pinned = new Set<string>()
+  const roots: string[] = []
+  for (const mode of ['recursive', 'direct'] as const) {
+    if (type !== 'all' && type !== 'indirect' && type !== mode) continue
+    for await (const p of h.store.list({ mode, state: 'pinned' })) {
+      pinned.add(p.cid)
+      if (mode === 'recursive') roots.push(p.cid)
+      if (type !== 'indirect' && (nameFilter === undefined || p.name.includes(nameFilter))) yield { cid: p.cid, type: p.mode, name: p.name }
+    }
   }
-  return await sendValue(ctx.c, any ? { Keys: keys } : {})
+  // Indirect pins have no name, so a name filter leaves none.
+  if ((type !== 'all' && type !== 'indirect') || (nameFilter !== undefined && nameFilter !== '')) return
+  const seen = new Set<string>()
+  for (const root of roots) {
+    for await (const cid of dagRefs(ctx, h, root)) {
+      if (seen.has(cid) || pinned.has(cid)) continue
+      seen.add(cid)
+      yield { cid, type: 'indirect', name: '' }
+    }
+  }
+}
+
+/** The recursive pin whose DAG holds `cid`, if any (Kubo's "indirect through <root>"). */
+async function indirectRoot (ctx: CommandContext, h: HubComponents, cid: string): Promise<string | undefined> {
+  for await (const p of h.store.list({ mode: 'recursive', state: 'pinned' })) {
+    for await (const ref of dagRefs(ctx, h, p.cid)) if (ref === cid) return p.cid
+  }
+  return undefined
+}
+
+/**
+ * Every block below `root` once (`refs -r -u` on a member that holds the pin, the next one
+ * on failure). `offline` keeps an online daemon from searching the network for a block it
+ * lacks; a pin none of whose holders is up contributes nothing (logged).
+ */
+async function * dagRefs (ctx: CommandContext, h: HubComponents, root: string): AsyncGenerator<string> {
+  const holders = (await h.store.holders(root)).filter(n => h.monitor.isUp(n) && h.members.has(n))
+  let last: unknown
+  for (const name of holders) {
+    const m = h.members.get(name)!
+    let yielded = false
+    try {
+      for await (const r of m.ndjson<{ Ref?: string, Err?: string }>('refs', { args: [root], query: { recursive: true, unique: true, offline: true }, signal: ctx.signal })) {
+        if (r.Err !== undefined && r.Err !== '') throw new CommandError(r.Err)
+        if (typeof r.Ref === 'string') {
+          yielded = true
+          yield r.Ref
+        }
+      }
+      return
+    } catch (err) {
+      if (yielded) throw err
+      last = err
+    }
+  }
+  h.log.warn({ cid: root, holders, err: last === undefined ? 'no holder is up' : errorMessage(last) }, 'indirect pins of this pin left out of pin/ls')
 }
 
 /** Members counted once each: a member sharing an endpoint with an earlier one is left out. */

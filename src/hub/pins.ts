@@ -180,6 +180,20 @@ export class PinService {
    * them, copy the DAG from a member that has it and run the call again.
    */
   private async withContent (m: MemberClient, cid: string, signal: AbortSignal, call: () => Promise<void>): Promise<void> {
+    // An online daemon (Kubo, a cluster's peers, a hub over them) asked to pin what it lacks
+    // searches the network until the deadline instead of failing, so look first: a member
+    // without the root block gets the DAG from one that has it. Embedded nodes fail fast,
+    // which the fallback below handles without the extra round trip.
+    // The copy is best effort: when it fails the member may still find the content itself.
+    if (m.kind !== 'embedded' && !await this.hasBlock(m, cid, signal)) {
+      const holder = await this.findHolder(cid, m.name, signal)
+      if (holder !== undefined) {
+        await this.copyDag(holder, m, cid, signal).catch((err: unknown) => {
+          if (signal.aborted) throw err
+          this.c.log.warn({ cid, from: holder.name, to: m.name, err: errorMessage(err) }, 'content copy failed; asking the member to pin anyway')
+        })
+      }
+    }
     try {
       await call()
     } catch (err) {
@@ -197,14 +211,19 @@ export class PinService {
     if (known.length > 0) return this.member(known[0])
     for (const m of this.c.members.values()) {
       if (m.name === except || !this.c.monitor.isUp(m.name)) continue
-      try {
-        await m.json('block/stat', { args: [cid], query: { offline: true }, signal, timeoutMs: 5_000 })
-        return m
-      } catch {
-        // not there
-      }
+      if (await this.hasBlock(m, cid, signal)) return m
     }
     return undefined
+  }
+
+  /** Whether the member has the block locally (`block/stat` with Kubo's `offline` option, no network search). */
+  private async hasBlock (m: MemberClient, cid: string, signal: AbortSignal): Promise<boolean> {
+    try {
+      await m.json('block/stat', { args: [cid], query: { offline: true }, signal, timeoutMs: 5_000 })
+      return true
+    } catch {
+      return false
+    }
   }
 
   /** Stream `dag/export` from one member into `dag/import` on another; nothing is buffered. */
