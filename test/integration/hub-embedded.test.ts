@@ -110,6 +110,17 @@ describe('hub over three embedded members, via kubo-rpc-client', () => {
     expect(await holders(out[0].cid.toString())).toHaveLength(0) // children are pinned indirectly
     const ls = await all(client.pin.ls({ paths: [root.cid] }))
     expect(ls).toEqual([{ cid: root.cid, type: 'recursive' }])
+
+    // The blocks below it are pinned indirectly, as on Kubo: listed, and found by argument.
+    const below = out.filter(e => e.path !== 'site').map(e => e.cid.toString()).sort()
+    const indirect = (await all(client.pin.ls({ type: 'indirect' }))).map(p => p.cid.toString())
+    for (const c of below) expect(indirect).toContain(c)
+    expect(indirect).not.toContain(root.cid.toString())
+    const everything = await all(client.pin.ls())
+    expect(everything.filter(p => below.includes(p.cid.toString())).map(p => p.type)).toEqual(below.map(() => 'indirect'))
+    const one = await all(client.pin.ls({ paths: [out[0].cid] }))
+    expect(one).toEqual([{ cid: out[0].cid, type: `indirect through ${root.cid.toString()}` }])
+    await expect(all(client.pin.ls({ paths: [out[0].cid], type: 'recursive' }))).rejects.toThrow(/is not pinned/)
   })
 
   it('adds 64 MiB with the same CID a single member computes, pinned on two members', async () => {
