@@ -10,6 +10,8 @@ interface StatusMember {
   name: string
   kind: string
   up: boolean
+  breaker?: string
+  acceptsPins?: boolean
   lastError?: string
   latencyMs?: number
   repoSize?: string
@@ -32,7 +34,7 @@ export function registerStatusCommands (program: Command): void {
         return
       }
       const rows = report.members.map(m => [
-        m.name, m.kind, m.up ? 'up' : 'DOWN', m.latencyMs !== undefined ? `${m.latencyMs} ms` : '-',
+        m.name, m.kind, health(m), m.latencyMs !== undefined ? `${m.latencyMs} ms` : '-',
         free(m), String(m.pins.pinned ?? 0), String((m.pins.queued ?? 0) + (m.pins.pinning ?? 0)), String(m.pins.error ?? 0),
         String(m.queueDepth), m.lastError ?? '',
       ])
@@ -41,6 +43,11 @@ export function registerStatusCommands (program: Command): void {
       const line = (r: string[]): string => r.map((c, i) => c.padEnd(widths[i])).join('  ').trimEnd()
       process.stdout.write(`hub ${report.hub.id}\n${line(head)}\n${rows.map(line).join('\n')}\n`)
     })
+}
+
+function health (m: StatusMember): string {
+  const state = m.breaker === 'half-open' ? 'trial' : m.up ? 'up' : 'DOWN'
+  return m.up && m.acceptsPins === false ? `${state} (full)` : state
 }
 
 function free (m: StatusMember): string {

@@ -73,6 +73,8 @@ export async function statusReport (h: HubComponents): Promise<unknown> {
         kind: m.kind,
         urls: m.urls,
         up: h.monitor.isUp(m.name),
+        breaker: health?.breaker,
+        acceptsPins: h.monitor.canTakePins(m.name),
         lastError: health?.lastError,
         latencyMs: health?.latency !== undefined ? Math.round(health.latency * 1000 * 10) / 10 : undefined,
         repoSize: health?.repoSize?.toString(),

@@ -60,7 +60,7 @@ export async function createHubComponents (topology: Topology, opts: StartHubOpt
     }))
   }
   monitor = new HealthMonitor([...members.values()], topology.defaults.health)
-  const placement = new Placement(topology, (name) => monitor.isUp(name))
+  const placement = new Placement(topology, (name) => monitor.canTakePins(name))
   const store = opts.store ?? new SqlitePinStore(join(topology.hub.state, 'pins.sqlite'))
   const identity = await loadIdentity(topology.hub.state)
   const pins = new PinService({ members, monitor, placement, store, log, shutdown: shutdown.signal })

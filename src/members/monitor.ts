@@ -1,9 +1,16 @@
 /**
  * @module members/monitor
- * Marks members up or down. A periodic probe (`version`, then `repo/stat?size-only=true`
- * for free space) and the outcome of real traffic both count: `failures` consecutive
- * failures mark a member down, one success marks it up again. Members start up, so a
- * hub serves at once; placement skips members that are down.
+ * A circuit breaker per member, fed by a periodic probe (`version`, then
+ * `repo/stat?size-only=true` for free space) and by the outcome of real traffic.
+ *
+ *   closed     traffic flows; `failures` consecutive failures open the breaker
+ *   open       no traffic; after a cool-down (1 s, doubling on each reopening up to
+ *              30 s) the breaker goes half-open
+ *   half-open  a trial: the next probe (or request) decides, success closes the breaker,
+ *              failure opens it again with a longer cool-down
+ *
+ * Members start closed, so a hub serves at once. Placement skips members whose breaker is
+ * open and members below their free-space floor.
  */
 import { anySignal } from 'any-signal'
 import type { MemberClient } from './client.js'
@@ -16,8 +23,19 @@ export interface HealthSettings {
   failures: number
 }
 
+export type BreakerState = 'closed' | 'open' | 'half-open'
+
+const COOL_DOWN_MS = 1_000
+const MAX_COOL_DOWN_MS = 30_000
+
 export interface MemberHealth {
+  /** Not open: closed, or half-open (on trial). */
   up: boolean
+  breaker: BreakerState
+  /** When an open breaker may go half-open (ms since the epoch). */
+  retryAt?: number
+  /** Openings since the breaker last closed; sets the cool-down. */
+  openings: number
   consecutiveFailures: number
   lastError?: string
   lastProbeAt?: number
@@ -35,10 +53,15 @@ export class HealthMonitor {
   private downTimer?: ReturnType<typeof setInterval>
   private readonly stopping = new AbortController()
 
+  private readonly floors = new Map<string, bigint>()
+
   constructor (members: MemberClient[], settings: HealthSettings) {
     this.members = members
     this.settings = settings
-    for (const m of members) this.state.set(m.name, { up: true, consecutiveFailures: 0 })
+    for (const m of members) {
+      this.state.set(m.name, { up: true, breaker: 'closed', openings: 0, consecutiveFailures: 0 })
+      this.floors.set(m.name, BigInt(m.spec.minFreeSpace ?? 0))
+    }
   }
 
   start (): void {
@@ -46,11 +69,19 @@ export class HealthMonitor {
     void this.probeAll()
     this.timer = setInterval(() => { void this.probeAll() }, this.settings.intervalMs)
     this.timer.unref()
-    // Members that are down are probed every second, so one that was late to start, or
-    // came back, is used again without waiting a whole interval.
-    const downEvery = Math.min(this.settings.intervalMs, 1_000)
+    // Open breakers are looked at every second; one whose cool-down is over gets its
+    // half-open trial probe, so a member that was late to start, or came back, is used
+    // again without waiting a whole interval.
+    const downEvery = Math.min(this.settings.intervalMs, COOL_DOWN_MS)
     this.downTimer = setInterval(() => {
-      void Promise.all(this.members.filter(m => this.state.get(m.name)?.up === false).map(async m => { await this.probe(m) }))
+      const now = Date.now()
+      void Promise.all(this.members.filter(m => {
+        const h = this.state.get(m.name)
+        return h !== undefined && h.breaker === 'open' && (h.retryAt ?? 0) <= now
+      }).map(async m => {
+        this.halfOpen(this.state.get(m.name)!)
+        await this.probe(m)
+      }))
     }, downEvery)
     this.downTimer.unref()
   }
@@ -63,8 +94,21 @@ export class HealthMonitor {
     this.stopping.abort()
   }
 
+  /** Traffic may go to the member: its breaker is closed or half-open (on trial). */
   isUp (name: string): boolean {
-    return this.state.get(name)?.up ?? false
+    const h = this.state.get(name)
+    if (h === undefined) return false
+    if (h.breaker === 'open' && (h.retryAt ?? 0) <= Date.now()) this.halfOpen(h)
+    return h.up
+  }
+
+  /** Up, and its last known free space (if any) above the member's floor. */
+  canTakePins (name: string): boolean {
+    if (!this.isUp(name)) return false
+    const floor = this.floors.get(name) ?? 0n
+    if (floor === 0n) return true
+    const free = this.freeSpace(name)
+    return free === undefined || free > floor
   }
 
   health (name: string): MemberHealth | undefined {
@@ -86,11 +130,21 @@ export class HealthMonitor {
     else this.failed(h, err?.message)
   }
 
-  /** `failures` in a row mark a member down. */
+  /** `failures` in a row open a closed breaker; a failed trial reopens a half-open one. */
   private failed (h: MemberHealth, message: string | undefined): void {
     h.consecutiveFailures++
     h.lastError = message
-    if (h.consecutiveFailures >= this.settings.failures) h.up = false
+    if (h.breaker === 'half-open' || (h.breaker === 'closed' && h.consecutiveFailures >= this.settings.failures)) {
+      h.openings++
+      h.breaker = 'open'
+      h.up = false
+      h.retryAt = Date.now() + Math.min(COOL_DOWN_MS * 2 ** (h.openings - 1), MAX_COOL_DOWN_MS)
+    }
+  }
+
+  private halfOpen (h: MemberHealth): void {
+    h.breaker = 'half-open'
+    h.up = true
   }
 
   async probeAll (): Promise<void> {
@@ -130,9 +184,12 @@ export class HealthMonitor {
   }
 }
 
-/** One success marks a member up again. */
+/** One success closes the breaker. */
 function succeeded (h: MemberHealth): void {
   h.up = true
+  h.breaker = 'closed'
+  h.openings = 0
+  h.retryAt = undefined
   h.consecutiveFailures = 0
 }
 

@@ -8,6 +8,7 @@
  */
 import { z } from 'zod'
 import { parseDuration } from './duration.js'
+import bytes from 'bytes-iec'
 
 // ---------------------------------------------------------------------------------------
 // Normalised types
@@ -48,6 +49,8 @@ export interface Defaults {
   connectTimeoutMs: number
   concurrency: number
   health: HealthSpec
+  /** Bytes a member must keep free; below it, it gets no new pins (0 = no floor). */
+  minFreeSpace: number
 }
 
 export interface MemberSpec {
@@ -61,6 +64,8 @@ export interface MemberSpec {
   weight: number
   /** Requests in flight to this member at most. */
   concurrency: number
+  /** Bytes this member must keep free; below it, it gets no new pins (0 = no floor). */
+  minFreeSpace: number
   timeoutMs: number
   connectTimeoutMs: number
   /** Extra request headers; values may hold secrets (interpolated from the environment). */
@@ -265,6 +270,13 @@ function positiveDuration (v: unknown): number {
   return ms
 }
 
+/** A size like 10GiB, 500MB or a number of bytes. */
+function size (v: unknown): number {
+  const n = typeof v === 'number' || typeof v === 'string' ? bytes.parse(v) : null
+  if (n === null || !Number.isFinite(n) || n < 0) throw new Error(`expected a size like 10GiB, 500MB or a number of bytes, got ${describe(v)}`)
+  return Math.floor(n)
+}
+
 function scalarString (v: unknown): string {
   if (typeof v === 'number' || typeof v === 'boolean') return String(v)
   return str(v, 'a string')
@@ -351,6 +363,7 @@ export const MemberFileSchema = obj({
   tags: mapOf(scalarString),
   weight: opt(positive),
   concurrency: opt(posInt),
+  min_free_space: opt(size),
   timeout: opt(positiveDuration),
   connect_timeout: opt(positiveDuration),
   headers: mapOf(headerValue, k => { if (!HEADER_NAME.test(k)) throw new Error(`"${k}" is not a valid HTTP header name`) }),
@@ -382,6 +395,7 @@ export const TopologyFileSchema = obj({
     timeout: opt(positiveDuration),
     connect_timeout: opt(positiveDuration),
     concurrency: opt(posInt),
+    min_free_space: opt(size),
     health: obj({
       interval: opt(positiveDuration),
       timeout: opt(positiveDuration),
@@ -443,6 +457,7 @@ export function normaliseTopology (file: TopologyFile): Topology {
     timeoutMs: d?.timeout ?? DEFAULTS.timeoutMs,
     connectTimeoutMs: d?.connect_timeout ?? DEFAULTS.connectTimeoutMs,
     concurrency: d?.concurrency ?? DEFAULTS.concurrency,
+    minFreeSpace: d?.min_free_space ?? 0,
     health: {
       intervalMs: health?.interval ?? DEFAULTS.health.intervalMs,
       timeoutMs: health?.timeout ?? DEFAULTS.health.timeoutMs,
@@ -467,6 +482,7 @@ export function normaliseTopology (file: TopologyFile): Topology {
       tags: m.tags ?? {},
       weight: m.weight ?? 1,
       concurrency: m.concurrency ?? defaults.concurrency,
+      minFreeSpace: m.min_free_space ?? defaults.minFreeSpace,
       timeoutMs: m.timeout ?? defaults.timeoutMs,
       connectTimeoutMs: m.connect_timeout ?? defaults.connectTimeoutMs,
       headers: m.headers ?? {},
