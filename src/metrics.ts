@@ -85,6 +85,32 @@ export function createMetrics (registry = new Registry(), opts: { defaults?: boo
       help: 'Bytes of add uploads received by the hub (each is sent to every placed member)',
       registers,
     }),
+    /** hub/reconciler: repairs done, by kind (repin, unpin, replace, trim, adopt, retry_failed). */
+    repairs: new Counter({
+      name: 'supercluster_repairs_total',
+      help: 'Repairs the reconciler made, by member and kind (repin, unpin, replace, trim, adopt, retry_failed)',
+      labelNames: ['member', 'kind'] as const,
+      registers,
+    }),
+    /** hub/reconciler: pins a member holds that the hub does not know, as of the last pass. */
+    unknownPins: new Gauge({
+      name: 'supercluster_member_unknown_pins',
+      help: 'Pins found on a member that are not in the hub\'s pinset (reported, never deleted), as of the last reconcile pass',
+      labelNames: ['member'] as const,
+      registers,
+    }),
+    /** hub/reconciler: 1 on the hub that holds the reconciler lease. */
+    reconcilerLeader: new Gauge({
+      name: 'supercluster_reconciler_leader',
+      help: '1 when this hub holds the reconciler lease (exactly one hub sharing a pinset should)',
+      registers,
+    }),
+    reconcilePasses: new Counter({
+      name: 'supercluster_reconcile_passes_total',
+      help: 'Completed reconcile passes over a member, by outcome',
+      labelNames: ['member', 'outcome'] as const,
+      registers,
+    }),
   }
 }
 

@@ -8,6 +8,7 @@ import { Command, CommanderError } from 'commander'
 import { registerTopologyCommands } from './topology.js'
 import { registerRunCommands } from './run.js'
 import { registerStatusCommands } from './status.js'
+import { registerPinsCommands } from './pins.js'
 
 const program = new Command()
 program
@@ -21,6 +22,7 @@ program
 registerRunCommands(program)
 registerTopologyCommands(program)
 registerStatusCommands(program)
+registerPinsCommands(program)
 
 try {
   await program.parseAsync(process.argv)

@@ -5,11 +5,14 @@
  * Kubo's plain 404.
  */
 import { Hono } from 'hono'
+import { anySignal } from 'any-signal'
+import { liveStatus } from '../members/live-status.js'
 import { createKuboApp } from '../kubo/transport.js'
 import { errorMessage } from '../errors.js'
 import { outcomeOf } from '../metrics.js'
 import type { HubComponents } from './components.js'
 import { hubCommands, passthroughRaw } from './commands.js'
+import { importPins } from './import.js'
 
 export interface HubAppOptions {
   apiPort: () => number
@@ -24,11 +27,52 @@ export function createHubApp (h: HubComponents, opts: HubAppOptions): Hono {
     return c.body(await h.metrics.registry.metrics(), 200, { 'Content-Type': h.metrics.registry.contentType })
   })
   app.get('/supercluster/v1/status', async (c) => c.json(await statusReport(h)))
+  // One pin: the desired record, its allocations as the store has them, and (unless
+  // `?live=false`) what each allocated member says right now; cluster members with a REST
+  // API answer for their peers, so "pinned" there means pinned, not accepted.
   app.get('/supercluster/v1/pins/:cid', async (c) => {
     const cid = c.req.param('cid')
     const pin = await h.store.get(cid)
     if (pin === undefined) return c.json({ Message: `path '${cid}' is not pinned`, Code: 0, Type: 'error' }, 404)
-    return c.json({ ...pin, allocations: await h.store.allocations(cid) })
+    const allocations = await h.store.allocations(cid)
+    if (c.req.query('live') === 'false') return c.json({ ...pin, allocations })
+    const signal = anySignal([c.req.raw.signal, h.shutdown, AbortSignal.timeout(10_000)])
+    try {
+      const live = await Promise.all(allocations.map(async a => {
+        const m = h.members.get(a.member)
+        return [a.member, m === undefined ? { status: 'unreachable', error: 'not in the topology', source: 'pin/ls' } : await liveStatus(m, cid, signal)] as const
+      }))
+      return c.json({ ...pin, allocations, live: Object.fromEntries(live) })
+    } finally {
+      signal.clear()
+    }
+  })
+  // Adopt the pins a member holds that the hub does not know (`supercluster pins import`).
+  // NDJSON progress lines while the member's listing streams, then a summary.
+  app.post('/supercluster/v1/import', async (c) => {
+    const name = c.req.query('member') ?? ''
+    const m = h.members.get(name)
+    if (m === undefined) return c.json({ Message: `no member named "${name}" in the topology`, Code: 1, Type: 'error' }, 400)
+    const signal = anySignal([c.req.raw.signal, h.shutdown])
+    const encoder = new TextEncoder()
+    const body = new ReadableStream<Uint8Array>({
+      async start (controller) {
+        const line = (v: unknown): void => { controller.enqueue(encoder.encode(JSON.stringify(v) + '\n')) }
+        try {
+          let last = 0
+          const result = await importPins(h, m, signal, (p) => {
+            if (Date.now() - last > 200) { last = Date.now(); line(p) }
+          })
+          line({ ...result, Done: true })
+        } catch (err) {
+          line({ Message: errorMessage(err), Type: 'error' })
+        } finally {
+          signal.clear()
+          controller.close()
+        }
+      },
+    })
+    return new Response(body, { headers: { 'Content-Type': 'application/x-ndjson' } })
   })
   return createKuboApp({
     commands: hubCommands(h),

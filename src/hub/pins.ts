@@ -8,8 +8,10 @@
  */
 import PQueue from 'p-queue'
 import { anySignal } from 'any-signal'
+import { setTimeout as sleep } from 'node:timers/promises'
 import type { MemberClient } from '../members/client.js'
 import { discard, readText } from '../members/client.js'
+import { liveStatus } from '../members/live-status.js'
 import type { HealthMonitor } from '../members/monitor.js'
 import type { Placement } from '../placement/placement.js'
 import type { PinMode, PinStore } from '../state/store.js'
@@ -47,11 +49,18 @@ export function isMissingContent (err: unknown): boolean {
   return /could not find|not found|no link named|block was not found|failed to fetch/i.test(errorMessage(err)) && !isNotPinnedAnswer(err)
 }
 
+/** The pin was removed while a member was pinning it; that member has been unpinned again. */
+class PinWithdrawnError extends CommandError {
+  constructor (cid: string) { super(`${cid} was unpinned while it was being pinned`) }
+}
+
 export class PinService {
   private readonly c: PinServiceComponents
   private readonly queues = new Map<string, PQueue>()
   /** Member tasks with their bookkeeping, so `idle()` also waits for the store writes after them. */
   private readonly tasks = new Set<Promise<unknown>>()
+  /** `<cid> <member>` of every member call under way. */
+  private readonly inFlight = new Set<string>()
 
   constructor (components: PinServiceComponents) {
     this.c = components
@@ -145,6 +154,7 @@ export class PinService {
         const task = this.queue(member).add(async () => { await this.pinOn(member, cid, mode, name, signal) }, { signal })
           .then(() => { acked.push(member) }, async (err: unknown) => {
             failures.push(`${member}: ${errorMessage(err)}`)
+            if (err instanceof PinWithdrawnError) return
             const spare = spares.shift()
             if (spare !== undefined && !signal.aborted) start(spare)
             await this.c.store.setAllocation(cid, member, 'error', errorMessage(err)).catch(() => {})
@@ -161,8 +171,27 @@ export class PinService {
     })
   }
 
+  /** Whether this hub is working on the pin at that member right now (the reconciler leaves it alone). */
+  busy (cid: string, member: string): boolean {
+    return this.inFlight.has(`${cid} ${member}`)
+  }
+
+  private async track<T> (cid: string, member: string, work: () => Promise<T>): Promise<T> {
+    const key = `${cid} ${member}`
+    this.inFlight.add(key)
+    try {
+      return await work()
+    } finally {
+      this.inFlight.delete(key)
+    }
+  }
+
   /** Pin on one member, copying the DAG from a holder when the member lacks it. */
   async pinOn (member: string, cid: string, mode: PinMode, name: string, signal: AbortSignal): Promise<void> {
+    await this.track(cid, member, async () => { await this.pinOnMember(member, cid, mode, name, signal) })
+  }
+
+  private async pinOnMember (member: string, cid: string, mode: PinMode, name: string, signal: AbortSignal): Promise<void> {
     const m = this.member(member)
     await this.c.store.setAllocation(cid, member, 'pinning')
     const query: Record<string, string | boolean | undefined> = {
@@ -172,7 +201,30 @@ export class PinService {
       type: m.kind === 'cluster-proxy' ? mode : undefined,
     }
     await this.withContent(m, cid, signal, async () => { await m.json('pin/add', { args: [cid], query, signal }) })
+    if (m.kind === 'cluster-proxy' && m.spec.restApi !== undefined) await this.untilClusterPinned(m, cid, signal)
+    // An unpin may have run while this member was pinning (the client got its answer at
+    // `min`, then unpinned): its pin/rm here could have come first, so undo it here.
+    const now = await this.c.store.get(cid)
+    if (now === undefined || now.state !== 'pinned') {
+      await this.unpinOnMember(member, cid, mode, signal)
+      throw new PinWithdrawnError(cid)
+    }
     await this.c.store.setAllocation(cid, member, 'pinned')
+  }
+
+  /**
+   * A cluster proxy answers pin/add once the cluster accepted the pin; with the cluster's
+   * REST API known, the allocation becomes `pinned` only when its peers report it pinned.
+   */
+  private async untilClusterPinned (m: MemberClient, cid: string, signal: AbortSignal): Promise<void> {
+    const deadline = Date.now() + m.spec.timeoutMs
+    let last = await liveStatus(m, cid, signal)
+    for (let wait = 50; last.status !== 'pinned'; wait = Math.min(wait * 2, 1_000)) {
+      if (last.status === 'error') throw new UpstreamError(m.name, `cluster reports ${cid} failed: ${last.error ?? JSON.stringify(last.peers)}`)
+      if (Date.now() + wait > deadline) throw new UpstreamError(m.name, `cluster did not report ${cid} pinned within ${m.spec.timeoutMs} ms (last: ${last.status})`)
+      await sleep(wait, undefined, { signal })
+      last = await liveStatus(m, cid, signal)
+    }
   }
 
   /**
@@ -264,6 +316,10 @@ export class PinService {
   }
 
   async unpinOn (member: string, cid: string, mode: PinMode, signal: AbortSignal): Promise<void> {
+    await this.track(cid, member, async () => { await this.unpinOnMember(member, cid, mode, signal) })
+  }
+
+  private async unpinOnMember (member: string, cid: string, mode: PinMode, signal: AbortSignal): Promise<void> {
     const m = this.member(member)
     try {
       await m.json('pin/rm', { args: [cid], query: { recursive: mode === 'recursive' }, signal })

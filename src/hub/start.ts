@@ -12,7 +12,9 @@ import { serve } from '@hono/node-server'
 import { MemberClient } from '../members/client.js'
 import { HealthMonitor } from '../members/monitor.js'
 import { Placement } from '../placement/placement.js'
+import { PostgresPinStore } from '../state/postgres.js'
 import { SqlitePinStore } from '../state/sqlite.js'
+import { Reconciler } from './reconciler.js'
 import type { PinStore } from '../state/store.js'
 import { createMetrics, type Metrics } from '../metrics.js'
 import type { Logger } from '../log.js'
@@ -34,7 +36,7 @@ export interface StartHubOptions {
   metrics?: Metrics
   /** Override the listen port (0 = ephemeral), e.g. in tests. */
   port?: number
-  /** Defaults to SQLite under hub.state. */
+  /** Defaults to the store hub.state names: SQLite under a directory, or a postgres:// URL. */
   store?: PinStore
   /** Largest request header block; more gets 431. */
   maxHeaderSize?: number
@@ -61,8 +63,9 @@ export async function createHubComponents (topology: Topology, opts: StartHubOpt
   }
   monitor = new HealthMonitor([...members.values()], topology.defaults.health)
   const placement = new Placement(topology, (name) => monitor.canTakePins(name))
-  const store = opts.store ?? new SqlitePinStore(join(topology.hub.state, 'pins.sqlite'))
-  const identity = await loadIdentity(topology.hub.state)
+  const store = opts.store ?? await openStore(topology, log)
+  // With a postgres:// state the URL is no directory: the identity stays local, per hub.
+  const identity = await loadIdentity(topology.hub.stateBackend === 'postgres' ? join('.supercluster', topology.hub.id) : topology.hub.state)
   const pins = new PinService({ members, monitor, placement, store, log, shutdown: shutdown.signal })
   const components: HubComponents = {
     topology, members, monitor, placement, store, pins, metrics, log, identity, shutdown: shutdown.signal,
@@ -74,6 +77,16 @@ export async function createHubComponents (topology: Topology, opts: StartHubOpt
     await store.close()
   }
   return { components, shutdown, dispose }
+}
+
+/** The pinset store hub.state names: PostgreSQL (connected and migrated) for a URL, else SQLite in the directory. */
+async function openStore (topology: Topology, log: Logger): Promise<PinStore> {
+  if (topology.hub.stateBackend === 'postgres') {
+    return await PostgresPinStore.open(topology.hub.state, {
+      onConnectionError: (err) => { log.warn({ err }, 'PostgreSQL connection lost; the pool reconnects') },
+    })
+  }
+  return new SqlitePinStore(join(topology.hub.state, 'pins.sqlite'))
 }
 
 export async function startHub (topology: Topology, opts: StartHubOptions): Promise<RunningHub> {
@@ -99,6 +112,10 @@ export async function startHub (topology: Topology, opts: StartHubOptions): Prom
   }).catch(async (err: unknown) => { await dispose(); throw err })
   const url = `http://${host.includes(':') ? `[${host}]` : host}:${boundPort}`
   monitor.start()
+  // Whatever a previous run (or a crashed hub) left half done is still an intent in the
+  // store; the reconciler drives it, on one hub at a time.
+  const reconciler = new Reconciler(components)
+  await reconciler.start()
   log.info({ hub: topology.hub.id, url, members: topology.members.length }, 'hub listening')
 
   let closing: Promise<void> | undefined
@@ -109,6 +126,7 @@ export async function startHub (topology: Topology, opts: StartHubOptions): Prom
       server.closeIdleConnections()
       const deadline = new Promise<void>(resolve => setTimeout(resolve, topology.hub.shutdownTimeoutMs).unref())
       await Promise.race([Promise.all([stopped, pins.idle()]), deadline])
+      await reconciler.stop()
       server.closeAllConnections()
       await dispose()
       log.info({ hub: topology.hub.id }, 'hub stopped')

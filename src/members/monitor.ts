@@ -36,6 +36,8 @@ export interface MemberHealth {
   retryAt?: number
   /** Openings since the breaker last closed; sets the cool-down. */
   openings: number
+  /** When the breaker first opened since it was last closed (ms since the epoch). */
+  downSince?: number
   consecutiveFailures: number
   lastError?: string
   lastProbeAt?: number
@@ -115,6 +117,12 @@ export class HealthMonitor {
     return this.state.get(name)
   }
 
+  /** How long the member has been down (breaker not closed since it opened), ms; 0 when up. */
+  downFor (name: string): number {
+    const since = this.state.get(name)?.downSince
+    return since === undefined ? 0 : Date.now() - since
+  }
+
   /** Free bytes as last probed (StorageMax − RepoSize), or undefined when unknown. */
   freeSpace (name: string): bigint | undefined {
     const h = this.state.get(name)
@@ -136,6 +144,7 @@ export class HealthMonitor {
     h.lastError = message
     if (h.breaker === 'half-open' || (h.breaker === 'closed' && h.consecutiveFailures >= this.settings.failures)) {
       h.openings++
+      h.downSince ??= Date.now()
       h.breaker = 'open'
       h.up = false
       h.retryAt = Date.now() + Math.min(COOL_DOWN_MS * 2 ** (h.openings - 1), MAX_COOL_DOWN_MS)
@@ -190,6 +199,7 @@ function succeeded (h: MemberHealth): void {
   h.breaker = 'closed'
   h.openings = 0
   h.retryAt = undefined
+  h.downSince = undefined
   h.consecutiveFailures = 0
 }
 

@@ -6,11 +6,20 @@
  * is in the WAL (so an intent is on disk before any member is asked). A commit is the
  * expensive part of a write; sharing it is what lets a burst of pins run at thousands
  * per second. Reads run at once, synchronously, under the async interface.
+ * One process owns the file, so leadership is always granted (only two leases of the
+ * same name on one store exclude each other).
  */
 import { mkdirSync } from 'node:fs'
 import { dirname } from 'node:path'
 import Database from 'better-sqlite3'
-import type { Allocation, AllocationStatus, ListOptions, PinRecord, PinState, PinStore } from './store.js'
+import {
+  PENDING_STATUSES,
+  type Allocation, type AllocationStatus, type DueOptions, type Leadership, type ListAllocationsOptions, type ListOptions,
+  type PinRecord, type PinState, type PinStore,
+} from './store.js'
+
+const PAGE = 1000
+const PENDING_SQL = PENDING_STATUSES.map(s => `'${s}'`).join(',')
 
 const MIGRATIONS: string[] = [
   `CREATE TABLE pins (
@@ -35,6 +44,10 @@ const MIGRATIONS: string[] = [
    );
    CREATE INDEX allocations_member ON allocations (member, status);
    CREATE INDEX pins_mode ON pins (mode, cid);`,
+  // 2: retry scheduling for the reconciler.
+  `ALTER TABLE allocations ADD COLUMN next_attempt_at INTEGER NOT NULL DEFAULT 0;
+   CREATE INDEX allocations_due ON allocations (next_attempt_at, updated_at) WHERE status IN (${PENDING_SQL});
+   CREATE INDEX allocations_member_cid ON allocations (member, cid);`,
 ]
 
 interface PinRow {
@@ -49,6 +62,16 @@ interface PinRow {
   updated_at: number
 }
 
+interface AllocationRow {
+  cid: string
+  member: string
+  status: AllocationStatus
+  error: string | null
+  attempts: number
+  next_attempt_at: number
+  updated_at: number
+}
+
 interface PendingWrite {
   run: () => void
   resolve: () => void
@@ -60,6 +83,8 @@ export class SqlitePinStore implements PinStore {
   private readonly stmts
   private pending: PendingWrite[] = []
   private flushScheduled = false
+  /** Leases held through `leadership`, by name, so two contenders in this process exclude each other. */
+  private readonly leases = new Map<string, LocalLease>()
 
   constructor (file: string) {
     if (file !== ':memory:') mkdirSync(dirname(file), { recursive: true })
@@ -79,14 +104,19 @@ export class SqlitePinStore implements PinStore {
       rename: db.prepare('UPDATE pins SET name = ?, updated_at = ? WHERE cid = ?'),
       deletePin: db.prepare('DELETE FROM pins WHERE cid = ?'),
       deleteAllocs: db.prepare('DELETE FROM allocations WHERE cid = ?'),
-      allocs: db.prepare<[string], { cid: string, member: string, status: AllocationStatus, error: string | null, attempts: number, updated_at: number }>(
-        'SELECT * FROM allocations WHERE cid = ? ORDER BY member'),
-      setAlloc: db.prepare(`INSERT INTO allocations (cid, member, status, error, attempts, updated_at)
-        VALUES (@cid, @member, @status, @error, @attempts, @now)
+      allocs: db.prepare<[string], AllocationRow>('SELECT * FROM allocations WHERE cid = ? ORDER BY member'),
+      setAlloc: db.prepare(`INSERT INTO allocations (cid, member, status, error, attempts, next_attempt_at, updated_at)
+        VALUES (@cid, @member, @status, @error, @attempts, @next, @now)
         ON CONFLICT (cid, member) DO UPDATE SET status = excluded.status, error = excluded.error,
-          attempts = allocations.attempts + excluded.attempts, updated_at = excluded.updated_at`),
+          attempts = allocations.attempts + excluded.attempts, next_attempt_at = excluded.next_attempt_at,
+          updated_at = excluded.updated_at`),
+      retry: db.prepare(`UPDATE allocations SET status = @status, error = @error, attempts = attempts + 1,
+        next_attempt_at = @next, updated_at = @now WHERE cid = @cid AND member = @member`),
       deleteAlloc: db.prepare('DELETE FROM allocations WHERE cid = ? AND member = ?'),
       holders: db.prepare<[string], { member: string }>("SELECT member FROM allocations WHERE cid = ? AND status = 'pinned' ORDER BY member"),
+      due: db.prepare<[number, number], AllocationRow>(`SELECT * FROM allocations
+        WHERE status IN (${PENDING_SQL}) AND next_attempt_at <= ?
+        ORDER BY next_attempt_at, updated_at, cid, member LIMIT ?`),
       counts: db.prepare<[], { member: string, status: AllocationStatus, count: number }>(
         'SELECT member, status, COUNT(*) AS count FROM allocations GROUP BY member, status'),
     }
@@ -151,7 +181,7 @@ export class SqlitePinStore implements PinStore {
         rmin: pin.replicationMin, rmax: pin.replicationMax, now,
       })
       for (const a of allocations) {
-        this.stmts.setAlloc.run({ cid: pin.cid, member: a.member, status: a.status, error: null, attempts: 0, now })
+        this.stmts.setAlloc.run({ cid: pin.cid, member: a.member, status: a.status, error: null, attempts: 0, next: 0, now })
       }
     })
   }
@@ -172,14 +202,18 @@ export class SqlitePinStore implements PinStore {
   }
 
   async allocations (cid: string): Promise<Allocation[]> {
-    return this.stmts.allocs.all(cid).map(r => ({
-      cid: r.cid, member: r.member, status: r.status, error: r.error ?? undefined, attempts: r.attempts, updatedAt: r.updated_at,
-    }))
+    return this.stmts.allocs.all(cid).map(toAllocation)
   }
 
   async setAllocation (cid: string, member: string, status: AllocationStatus, error?: string): Promise<void> {
     await this.write(() => {
-      this.stmts.setAlloc.run({ cid, member, status, error: error ?? null, attempts: status === 'error' ? 1 : 0, now: Date.now() })
+      this.stmts.setAlloc.run({ cid, member, status, error: error ?? null, attempts: status === 'error' ? 1 : 0, next: 0, now: Date.now() })
+    })
+  }
+
+  async scheduleRetry (cid: string, member: string, status: AllocationStatus, error: string | undefined, nextAttemptAt: number): Promise<void> {
+    await this.write(() => {
+      this.stmts.retry.run({ cid, member, status, error: error ?? null, next: nextAttemptAt, now: Date.now() })
     })
   }
 
@@ -200,7 +234,7 @@ export class SqlitePinStore implements PinStore {
     let sql = 'SELECT * FROM pins WHERE mode = ? AND cid > ?'
     if (opts.state !== undefined) sql += ' AND state = @state'
     if (opts.nameContains !== undefined) sql += ' AND instr(name, @name) > 0'
-    sql += ' ORDER BY cid LIMIT 1000'
+    sql += ` ORDER BY cid LIMIT ${PAGE}`
     const page = this.db.prepare<unknown[], PinRow>(sql.replace('@state', '?').replace('@name', '?'))
     for (const mode of modes) {
       let after = ''
@@ -210,10 +244,39 @@ export class SqlitePinStore implements PinStore {
         if (opts.nameContains !== undefined) params.push(opts.nameContains)
         const rows = page.all(...params)
         for (const row of rows) yield toRecord(row)
-        if (rows.length < 1000) break
+        if (rows.length < PAGE) break
         after = rows[rows.length - 1].cid
       }
     }
+  }
+
+  /** Keyset pages on (cid, member), for the same reason as `list`. */
+  async * listAllocations (opts: ListAllocationsOptions = {}): AsyncGenerator<Allocation> {
+    const statuses = opts.status ?? []
+    let sql = 'SELECT * FROM allocations WHERE (cid, member) > (?, ?)'
+    if (opts.member !== undefined) sql += ' AND member = ?'
+    if (statuses.length > 0) sql += ` AND status IN (${statuses.map(() => '?').join(',')})`
+    sql += ` ORDER BY cid, member LIMIT ${PAGE}`
+    const page = this.db.prepare<unknown[], AllocationRow>(sql)
+    let after = ['', '']
+    for (;;) {
+      const params: unknown[] = [...after]
+      if (opts.member !== undefined) params.push(opts.member)
+      params.push(...statuses)
+      const rows = page.all(...params)
+      for (const row of rows) yield toAllocation(row)
+      if (rows.length < PAGE) break
+      const last = rows[rows.length - 1]
+      after = [last.cid, last.member]
+    }
+  }
+
+  async due (opts: DueOptions): Promise<Allocation[]> {
+    return this.stmts.due.all(opts.now, opts.limit).map(toAllocation)
+  }
+
+  async leadership (name: string): Promise<Leadership> {
+    return new LocalLease(name, this.leases)
   }
 
   async countsByMember (): Promise<Array<{ member: string, status: AllocationStatus, count: number }>> {
@@ -223,7 +286,45 @@ export class SqlitePinStore implements PinStore {
   async close (): Promise<void> {
     if (!this.db.open) return
     this.flush() // writes already acknowledged to nobody yet still land
+    for (const lease of [...this.leases.values()]) await lease.release()
     this.db.close()
+  }
+}
+
+/** A lease within this process: nothing outside it can take it away, so `onLost` never fires. */
+class LocalLease implements Leadership {
+  private holding = false
+
+  constructor (private readonly name: string, private readonly leases: Map<string, LocalLease>) {}
+
+  get held (): boolean { return this.holding }
+
+  async tryAcquire (): Promise<boolean> {
+    if (this.holding) return true
+    if (this.leases.has(this.name)) return false
+    this.leases.set(this.name, this)
+    this.holding = true
+    return true
+  }
+
+  async release (): Promise<void> {
+    if (!this.holding) return
+    this.holding = false
+    this.leases.delete(this.name)
+  }
+
+  onLost (_fn: () => void): void {}
+}
+
+function toAllocation (r: AllocationRow): Allocation {
+  return {
+    cid: r.cid,
+    member: r.member,
+    status: r.status,
+    error: r.error ?? undefined,
+    attempts: r.attempts,
+    nextAttemptAt: r.next_attempt_at,
+    updatedAt: r.updated_at,
   }
 }
 

@@ -29,7 +29,45 @@ export interface Allocation {
   status: AllocationStatus
   error?: string
   attempts: number
+  /** When the reconciler should next work on it, ms since the epoch; 0 = now. */
+  nextAttemptAt: number
   updatedAt: number
+}
+
+/** Statuses that still need work from the hub: `due` returns these. */
+export const PENDING_STATUSES: readonly AllocationStatus[] = ['queued', 'pinning', 'unpinning', 'error']
+
+export interface ListAllocationsOptions {
+  member?: string
+  /** Any of these statuses; absent or empty = every status. */
+  status?: AllocationStatus[]
+}
+
+export interface DueOptions {
+  /** ms since the epoch; allocations with `nextAttemptAt <= now` are due. */
+  now: number
+  limit: number
+}
+
+/**
+ * A named lease that at most one holder has at a time, for work only one hub may do
+ * (the reconciler). SQLite: this process is the only one, so it always succeeds (two
+ * leaderships of one name on one store still exclude each other). PostgreSQL: a session
+ * advisory lock on a connection of its own, so a hub that dies loses it with its connection.
+ */
+export interface Leadership {
+  /** True between a successful `tryAcquire` and `release` or loss. */
+  readonly held: boolean
+  /** Takes the lease if free; true if this holder has it (now or already). Never waits. */
+  tryAcquire (): Promise<boolean>
+  /** Gives the lease up; a no-op when not held. Does not fire `onLost`. */
+  release (): Promise<void>
+  /**
+   * Called every time the lease is lost without `release` (its connection died or
+   * stopped answering). The holder must stop the guarded work; `tryAcquire` may be
+   * called again afterwards.
+   */
+  onLost (fn: () => void): void
 }
 
 export interface ListOptions {
@@ -53,13 +91,41 @@ export interface PinStore {
   /** Remove the pin and every allocation row. */
   deletePin (cid: string): Promise<void>
   allocations (cid: string): Promise<Allocation[]>
+  /**
+   * Insert or update one allocation; `attempts` goes up by one when `status` is 'error'
+   * and `nextAttemptAt` returns to 0 (due now, if the status needs work).
+   */
   setAllocation (cid: string, member: string, status: AllocationStatus, error?: string): Promise<void>
+  /**
+   * Record a failed or postponed attempt: sets `status` and `error`, adds one to
+   * `attempts`, and makes the allocation due again at `nextAttemptAt` (ms since the epoch).
+   * A no-op when the allocation no longer exists (an unpin removed it meanwhile), so a
+   * late retry never brings a removed allocation back.
+   */
+  scheduleRetry (cid: string, member: string, status: AllocationStatus, error: string | undefined, nextAttemptAt: number): Promise<void>
   deleteAllocation (cid: string, member: string): Promise<void>
   /** Members whose allocation is `pinned`. */
   holders (cid: string): Promise<string[]>
   /** Streams pins in CID order (recursive first when no mode is given), never all at once. */
   list (opts?: ListOptions): AsyncIterable<PinRecord>
+  /**
+   * Streams allocations in (cid, member) order, a page at a time, never all at once.
+   * For the reconciler (one member's share) and for status.
+   */
+  listAllocations (opts?: ListAllocationsOptions): AsyncIterable<Allocation>
+  /**
+   * Up to `limit` allocations that need work (queued, pinning, unpinning or error) and
+   * whose `nextAttemptAt <= now`, oldest first: by `nextAttemptAt`, then `updatedAt`,
+   * then (cid, member). Cheap enough to poll every second (indexed).
+   */
+  due (opts: DueOptions): Promise<Allocation[]>
   /** Pins per member and status, for metrics and status. */
   countsByMember (): Promise<Array<{ member: string, status: AllocationStatus, count: number }>>
+  /**
+   * The lease called `name` (not yet acquired). Each call gives an independent contender;
+   * `close` releases every lease the store handed out.
+   */
+  leadership (name: string): Promise<Leadership>
+  /** Lands writes already issued, releases leases, then closes connections. */
   close (): Promise<void>
 }

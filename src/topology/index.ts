@@ -8,7 +8,7 @@ export {
   parseHostPort, pinNameMatcher, pinNameMatches, selectMembers, urlEndpointKey, TopologyFileSchema,
 } from './schema.js'
 export type {
-  Defaults, HealthSpec, HubOverlap, HubSpec, MemberKind, MemberSpec, PlacementRule, Replication, Topology, TopologyFile,
+  Defaults, HealthSpec, HubOverlap, HubSpec, MemberKind, MemberSpec, PlacementRule, ReconcileSpec, Replication, Topology, TopologyFile,
 } from './schema.js'
 export { formatPath, interpolate, loadTopology, parseTopology, type Env } from './load.js'
 export { formatDuration, parseDuration } from './duration.js'

@@ -41,6 +41,18 @@ export interface HubSpec {
   shutdownTimeoutMs: number
   /** Extra browser Origins allowed through the CSRF check. */
   apiOrigins: string[]
+  reconcile: ReconcileSpec
+}
+
+/** The repair loop (one hub at a time runs it). */
+export interface ReconcileSpec {
+  /** How often every member's pins are listed and compared with the store. */
+  intervalMs: number
+  /** How long a member may be down before its pins are placed elsewhere to keep `min`. */
+  graceMs: number
+  /** First retry delay after a failed member call; doubles per attempt, with jitter, up to retryMaxMs. */
+  retryBaseMs: number
+  retryMaxMs: number
 }
 
 export interface Defaults {
@@ -389,6 +401,12 @@ export const TopologyFileSchema = obj({
     max_depth: opt(posInt),
     shutdown_timeout: opt(duration),
     api_origins: list(req(origin), 'origins').nullish(),
+    reconcile: obj({
+      interval: opt(positiveDuration),
+      grace: opt(duration),
+      retry_base: opt(positiveDuration),
+      retry_max: opt(positiveDuration),
+    }, 'a mapping like { interval: 1m, grace: 5m }').nullish(),
   }, 'a mapping'),
   defaults: obj({
     replication: ReplicationFile.nullish(),
@@ -439,6 +457,7 @@ export const DEFAULTS = {
   health: { intervalMs: 5_000, timeoutMs: 2_000, failures: 2 },
   maxDepth: 8,
   shutdownTimeoutMs: 10_000,
+  reconcile: { intervalMs: 60_000, graceMs: 300_000, retryBaseMs: 1_000, retryMaxMs: 300_000 },
 } as const
 
 /** A replication block: `min` defaults to 1, `max` to `min`. */
@@ -473,6 +492,12 @@ export function normaliseTopology (file: TopologyFile): Topology {
     maxDepth: file.hub.max_depth ?? DEFAULTS.maxDepth,
     shutdownTimeoutMs: file.hub.shutdown_timeout ?? DEFAULTS.shutdownTimeoutMs,
     apiOrigins: file.hub.api_origins ?? [],
+    reconcile: {
+      intervalMs: file.hub.reconcile?.interval ?? DEFAULTS.reconcile.intervalMs,
+      graceMs: file.hub.reconcile?.grace ?? DEFAULTS.reconcile.graceMs,
+      retryBaseMs: file.hub.reconcile?.retry_base ?? DEFAULTS.reconcile.retryBaseMs,
+      retryMaxMs: file.hub.reconcile?.retry_max ?? DEFAULTS.reconcile.retryMaxMs,
+    },
   }
   const members: MemberSpec[] = file.members.map(m => {
     const spec: MemberSpec = {

@@ -47,6 +47,7 @@ describe('shipped topologies', () => {
       tags: { zone: n },
       weight: 1,
       concurrency: 16,
+      minFreeSpace: 0,
       timeoutMs: 60_000,
       connectTimeoutMs: 5_000,
       headers: {},
@@ -61,6 +62,7 @@ describe('shipped topologies', () => {
         maxDepth: 8,
         shutdownTimeoutMs: 10_000,
         apiOrigins: [],
+        reconcile: { intervalMs: 60_000, graceMs: 300_000, retryBaseMs: 1_000, retryMaxMs: 300_000 },
       },
       defaults: {
         replication: { min: 1, max: 2 },
@@ -68,6 +70,7 @@ describe('shipped topologies', () => {
         connectTimeoutMs: 5_000,
         concurrency: 16,
         health: { intervalMs: 2_000, timeoutMs: 1_000, failures: 2 },
+        minFreeSpace: 0,
       },
       members: [embedded('a', 5101), embedded('b', 5102), embedded('c', 5103)],
       placement: [],
@@ -130,17 +133,18 @@ describe('normalisation', () => {
     const t = parse([...HEAD, '  - name: a', '    kind: kubo', '    url: http://10.0.0.1:5001/'])
     expect(t).toEqual({
       version: 1,
-      hub: { id: 'edge', listen: '127.0.0.1:5001', state: '.supercluster/edge', stateBackend: 'sqlite', maxDepth: 8, shutdownTimeoutMs: 10_000, apiOrigins: [] },
+      hub: { id: 'edge', listen: '127.0.0.1:5001', state: '.supercluster/edge', stateBackend: 'sqlite', maxDepth: 8, shutdownTimeoutMs: 10_000, apiOrigins: [], reconcile: { intervalMs: 60_000, graceMs: 300_000, retryBaseMs: 1_000, retryMaxMs: 300_000 } },
       defaults: {
         replication: { min: 1, max: 1 },
         timeoutMs: 60_000,
         connectTimeoutMs: 5_000,
         concurrency: 16,
         health: { intervalMs: 5_000, timeoutMs: 2_000, failures: 2 },
+        minFreeSpace: 0,
       },
       members: [{
         name: 'a', kind: 'kubo', urls: ['http://10.0.0.1:5001'], tags: {}, weight: 1,
-        concurrency: 16, timeoutMs: 60_000, connectTimeoutMs: 5_000, headers: {},
+        concurrency: 16, minFreeSpace: 0, timeoutMs: 60_000, connectTimeoutMs: 5_000, headers: {},
       }],
       placement: [],
       passthrough: 'a',

@@ -1,0 +1,79 @@
+/**
+ * @module cli/pins
+ * `supercluster pins status CID` (one pin: desired placement and each member's live
+ * status) and `supercluster pins import --member NAME` (adopt a member's unknown pins,
+ * with a progress bar on a terminal). Both talk to a running hub's admin API.
+ */
+import type { Command } from 'commander'
+import cliProgress from 'cli-progress'
+import { request } from 'undici'
+
+interface PinStatusReport {
+  cid: string
+  name: string
+  mode: string
+  state: string
+  replicationMin: number
+  replicationMax: number
+  allocations: Array<{ member: string, status: string, error?: string, attempts: number, updatedAt: number }>
+  live?: Record<string, { status: string, peers?: Record<string, string>, error?: string, source: string }>
+}
+
+export function registerPinsCommands (program: Command): void {
+  const pins = program.command('pins').description("a running hub's pins")
+
+  pins.command('status')
+    .description('one pin: its desired placement and what each member holds right now')
+    .argument('<cid>')
+    .option('--api <url>', 'the hub', 'http://127.0.0.1:5001')
+    .option('--json', 'print JSON instead of a table')
+    .action(async (cid: string, opts: { api: string, json?: boolean }) => {
+      const res = await request(new URL(`/supercluster/v1/pins/${encodeURIComponent(cid)}`, opts.api))
+      const text = await res.body.text()
+      if (res.statusCode === 404) throw new Error(`${cid} is not pinned on this hub`)
+      if (res.statusCode !== 200) throw new Error(`hub answered ${res.statusCode}: ${text}`)
+      const r = JSON.parse(text) as PinStatusReport
+      if (opts.json === true) {
+        process.stdout.write(JSON.stringify(r, null, 2) + '\n')
+        return
+      }
+      const rows = r.allocations.map(a => {
+        const live = r.live?.[a.member]
+        const peers = live?.peers !== undefined ? Object.entries(live.peers).map(([p, s]) => `${p}=${s}`).join(' ') : ''
+        return [a.member, a.status, live?.status ?? '-', String(a.attempts), peers, live?.error ?? a.error ?? '']
+      })
+      const head = ['MEMBER', 'HUB STATUS', 'LIVE', 'ATTEMPTS', 'PEERS', 'ERROR']
+      const widths = head.map((h, i) => Math.max(h.length, ...rows.map(row => row[i].length)))
+      const line = (row: string[]): string => row.map((c, i) => c.padEnd(widths[i])).join('  ').trimEnd()
+      process.stdout.write(`${r.cid} ${r.mode}${r.name !== '' ? ` "${r.name}"` : ''} ${r.state}, replication ${r.replicationMin}..${r.replicationMax}\n`)
+      process.stdout.write(`${line(head)}\n${rows.map(line).join('\n')}\n`)
+    })
+
+  pins.command('import')
+    .description('adopt the pins a member holds that the hub does not know')
+    .requiredOption('--member <name>', 'the member whose pins to adopt')
+    .option('--api <url>', 'the hub', 'http://127.0.0.1:5001')
+    .action(async (opts: { member: string, api: string }) => {
+      const res = await request(new URL(`/supercluster/v1/import?member=${encodeURIComponent(opts.member)}`, opts.api), { method: 'POST' })
+      if (res.statusCode !== 200) throw new Error(`hub answered ${res.statusCode}: ${await res.body.text()}`)
+      const bar = process.stderr.isTTY ? new cliProgress.SingleBar({ format: 'scanned {value} pins, adopted {adopted}', hideCursor: true }, cliProgress.Presets.shades_classic) : undefined
+      bar?.start(0, 0, { adopted: 0 })
+      let buffered = ''
+      let summary: { Scanned: number, Adopted: number, Known: number } | undefined
+      for await (const chunk of res.body) {
+        buffered += chunk.toString()
+        let nl: number
+        while ((nl = buffered.indexOf('\n')) >= 0) {
+          const v = JSON.parse(buffered.slice(0, nl)) as { Scanned?: number, Adopted?: number, Known?: number, Done?: boolean, Message?: string, Type?: string }
+          buffered = buffered.slice(nl + 1)
+          if (v.Type === 'error') { bar?.stop(); throw new Error(v.Message) }
+          bar?.setTotal(v.Scanned ?? 0)
+          bar?.update(v.Scanned ?? 0, { adopted: v.Adopted ?? 0 })
+          if (v.Done === true) summary = { Scanned: v.Scanned ?? 0, Adopted: v.Adopted ?? 0, Known: v.Known ?? 0 }
+        }
+      }
+      bar?.stop()
+      if (summary === undefined) throw new Error('the hub ended the import without a summary')
+      process.stdout.write(`${opts.member}: scanned ${summary.Scanned} pins, adopted ${summary.Adopted}, already known ${summary.Known}\n`)
+    })
+}

@@ -1,0 +1,210 @@
+/**
+ * Chaos: a hub process in front of three embedded member processes takes a 5,000-pin
+ * burst (and unpins some of what it acknowledged) while one member is killed and
+ * restarted and the hub itself is killed with SIGKILL and restarted on the same state.
+ * At the end, after the reconciler had its turn: every acknowledged pin (answered at
+ * `min` = 1) is pinned on `max` = 2 members, the hub lists exactly the acknowledged pins, and nothing whose
+ * unpin was acknowledged is pinned anywhere.
+ */
+import { mkdtemp, rm, writeFile } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
+import { join, resolve } from 'node:path'
+import { setTimeout as sleep } from 'node:timers/promises'
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { CarWriter } from '@ipld/car'
+import { CID } from 'multiformats/cid'
+import * as raw from 'multiformats/codecs/raw'
+import { sha256 } from 'multiformats/hashes/sha2'
+import { Agent, request } from 'undici'
+import { spawnNode, type ManagedProcess } from '../fixtures/processes.js'
+import { getFreePorts } from '../fixtures/free-port.js'
+
+const CLI = resolve('dist/src/cli/main.js')
+const PINS = 5_000
+const MIN = 1
+const MAX = 2
+
+interface Member { name: string, url: string, port: number, repo: string, proc: ManagedProcess }
+
+let dir: string
+let members: Member[]
+let hub: ManagedProcess
+let hubPort: number
+let hubUrl: string
+let topologyFile: string
+const agent = new Agent({ connections: 64, connect: { timeout: 2_000 } })
+
+async function startMember (name: string, port: number): Promise<Member> {
+  const repo = join(dir, name)
+  const proc = await spawnNode(CLI, ['member', '--listen', `127.0.0.1:${port}`, '--repo', repo, '--log-level', 'warn'], { name, scope: 'file' })
+  const url = `http://127.0.0.1:${port}`
+  await proc.waitForHttp(url, { timeoutMs: 20_000 })
+  return { name, url, port, repo, proc }
+}
+
+async function startHub (): Promise<ManagedProcess> {
+  const p = await spawnNode(CLI, ['daemon', '--topology', topologyFile, '--log-level', 'warn'], { name: 'hub', scope: 'file' })
+  await p.waitForHttp(hubUrl, { timeoutMs: 20_000, path: '/api/v0/version' })
+  return p
+}
+
+async function memberPins (url: string): Promise<Set<string>> {
+  const res = await request(`${url}/api/v0/pin/ls?stream=true&type=recursive`, { method: 'POST' })
+  const out = new Set<string>()
+  for (const line of (await res.body.text()).split('\n').filter(Boolean)) out.add((JSON.parse(line) as { Cid: string }).Cid)
+  return out
+}
+
+async function hubPins (): Promise<Set<string>> {
+  const res = await request(`${hubUrl}/api/v0/pin/ls?stream=true&type=recursive`, { method: 'POST' })
+  expect(res.statusCode).toBe(200)
+  const out = new Set<string>()
+  for (const line of (await res.body.text()).split('\n').filter(Boolean)) out.add((JSON.parse(line) as { Cid: string }).Cid)
+  return out
+}
+
+/** One small raw block per pin, given to every member up front in one CAR each. */
+async function makeContent (): Promise<{ cids: string[], car: Uint8Array }> {
+  const blocks: Array<{ cid: CID, bytes: Uint8Array }> = []
+  for (let i = 0; i < PINS; i++) {
+    const bytes = new TextEncoder().encode(`chaos block ${i} ${dir}`)
+    blocks.push({ cid: CID.createV1(raw.code, await sha256.digest(bytes)), bytes })
+  }
+  const { writer, out } = CarWriter.create([])
+  const chunks: Uint8Array[] = []
+  const collected = (async () => { for await (const c of out) chunks.push(c) })()
+  for (const b of blocks) await writer.put(b)
+  await writer.close()
+  await collected
+  return { cids: blocks.map(b => b.cid.toString()), car: Buffer.concat(chunks) }
+}
+
+async function importCar (url: string, car: Uint8Array): Promise<void> {
+  const boundary = 'chaos-boundary'
+  const body = Buffer.concat([
+    Buffer.from(`--${boundary}\r\nContent-Disposition: form-data; name="file"; filename="c.car"\r\nContent-Type: application/octet-stream\r\n\r\n`),
+    Buffer.from(car),
+    Buffer.from(`\r\n--${boundary}--\r\n`),
+  ])
+  const res = await request(`${url}/api/v0/dag/import?pin-roots=false`, { method: 'POST', body, headers: { 'content-type': `multipart/form-data; boundary=${boundary}` } })
+  const text = await res.body.text()
+  expect(res.statusCode, text).toBe(200)
+}
+
+/** pin/add or pin/rm through the hub: the status and error message, or 0 when the hub could not be reached. */
+async function call (command: 'pin/add' | 'pin/rm', cid: string): Promise<{ status: number, message: string }> {
+  try {
+    const res = await request(`${hubUrl}/api/v0/${command}?arg=${cid}`, { method: 'POST', dispatcher: agent, headersTimeout: 30_000, bodyTimeout: 30_000 })
+    const text = await res.body.text()
+    return { status: res.statusCode, message: res.statusCode === 200 ? '' : text }
+  } catch (err) {
+    return { status: 0, message: String(err) }
+  }
+}
+
+/**
+ * Retried until acknowledged, as a client would. A pin/rm retried after an attempt whose
+ * answer was lost may find the pin already gone ("not pinned"): that is its answer too.
+ */
+async function untilAcknowledged (command: 'pin/add' | 'pin/rm', cid: string): Promise<boolean> {
+  for (let attempt = 0; attempt < 100; attempt++) {
+    const r = await call(command, cid)
+    if (r.status === 200) return true
+    if (command === 'pin/rm' && attempt > 0 && /not pinned/.test(r.message)) return true
+    await sleep(100)
+  }
+  return false
+}
+
+beforeAll(async () => {
+  dir = await mkdtemp(join(tmpdir(), 'sc-chaos-'))
+  const ports = await getFreePorts(4)
+  hubPort = ports[0]
+  hubUrl = `http://127.0.0.1:${hubPort}`
+  members = await Promise.all(['a', 'b', 'c'].map(async (n, i) => await startMember(n, ports[i + 1])))
+  topologyFile = join(dir, 'topology.yaml')
+  await writeFile(topologyFile, `version: 1
+hub:
+  id: chaos-hub
+  listen: 127.0.0.1:${hubPort}
+  state: ${join(dir, 'hub')}
+  shutdown_timeout: 5s
+  reconcile: { interval: 2s, grace: 1h, retry_base: 200ms, retry_max: 2s }
+defaults:
+  replication: { min: ${MIN}, max: ${MAX} }
+  timeout: 20s
+  connect_timeout: 1s
+  concurrency: 32
+  health: { interval: 500ms, timeout: 1s, failures: 2 }
+members:
+${members.map(m => `  - { name: ${m.name}, kind: kubo, url: ${m.url} }\n`).join('')}passthrough: a
+`)
+  hub = await startHub()
+}, 60_000)
+
+afterAll(async () => {
+  await hub?.stop()
+  await Promise.all((members ?? []).map(async m => await m.proc.stop()))
+  await agent.close()
+  if (dir !== undefined) await rm(dir, { recursive: true, force: true })
+})
+
+describe('chaos', () => {
+  it('loses nothing acknowledged through a member crash and a hub SIGKILL mid-burst', async () => {
+    const { cids, car } = await makeContent()
+    await Promise.all(members.map(async m => { await importCar(m.url, car) }))
+
+    const acked = new Set<string>()
+    const unpinned = new Set<string>()
+    let next = 0
+    let done = 0
+    const worker = async (): Promise<void> => {
+      while (next < cids.length) {
+        const i = next++
+        const cid = cids[i]
+        if (await untilAcknowledged('pin/add', cid)) acked.add(cid)
+        done++
+        // Every tenth acknowledged pin is unpinned again right away.
+        if (i % 10 === 0 && acked.has(cid) && await untilAcknowledged('pin/rm', cid)) unpinned.add(cid)
+      }
+    }
+    const chaos = (async () => {
+      while (done < PINS * 0.2) await sleep(20)
+      process.kill(members[1].proc.pid, 'SIGKILL') // member b dies
+      await members[1].proc.waitForExit()
+      while (done < PINS * 0.4) await sleep(20)
+      members[1] = await startMember('b', members[1].port)
+      while (done < PINS * 0.6) await sleep(20)
+      process.kill(hub.pid, 'SIGKILL') // the hub dies mid-burst
+      await hub.waitForExit()
+      await sleep(300)
+      hub = await startHub()
+    })()
+    await Promise.all([...Array.from({ length: 32 }, worker), chaos])
+    expect(acked.size).toBe(PINS)
+    expect(unpinned.size).toBe(PINS / 10)
+
+    const wanted = new Set([...acked].filter(c => !unpinned.has(c)))
+    // The reconciler drives what was left half done; give it a few passes.
+    const deadline = Date.now() + 90_000
+    let short: string[] = []
+    let resurrected: string[] = []
+    for (;;) {
+      const onMembers = await Promise.all(members.map(async m => await memberPins(m.url)))
+      // Acknowledged at `min`; the rest of each fan-out, cut short by the kills, is the
+      // reconciler's to finish, so with every member back each pin reaches `max`.
+      short = [...wanted].filter(c => onMembers.filter(s => s.has(c)).length < MAX)
+      resurrected = [...unpinned].filter(c => onMembers.some(s => s.has(c)))
+      if ((short.length === 0 && resurrected.length === 0) || Date.now() > deadline) break
+      await sleep(1_000)
+    }
+    expect(short.slice(0, 5), `${short.length} acknowledged pins below max`).toEqual([])
+    expect(resurrected.slice(0, 5), `${resurrected.length} unpinned CIDs came back`).toEqual([])
+
+    // The hub lists exactly what it acknowledged and did not unpin.
+    const listed = await hubPins()
+    expect(listed.size).toBe(wanted.size)
+    for (const c of wanted) expect(listed.has(c)).toBe(true)
+    for (const c of unpinned) expect(listed.has(c)).toBe(false)
+  }, 240_000)
+})
