@@ -14,8 +14,9 @@
  *   - allocations the store marks pinned but the listing did not show are queued again;
  *   - members down longer than `grace`: their pins get copies elsewhere until `min`
  *     holders are up;
- *   - pins with more pinned holders than `max` (a member came back): the lowest-ranked
- *     copies are unpinned, only while at least `max` others stay pinned.
+ *   - pins with fewer allocations than `max` (adopted, or a member left the topology) get
+ *     new ones; pins with more pinned holders than `max` (a member came back): the
+ *     lowest-ranked copies are unpinned, only while at least `max` others stay pinned.
  * Listing is streamed and store reads are paged, so memory does not grow with the pinset.
  */
 import type { MemberClient } from '../members/client.js'
@@ -247,13 +248,26 @@ export class Reconciler {
   }
 
   /**
-   * Copies above `max` (left behind when a replaced member came back) are removed, lowest
-   * rendezvous rank first, and only while `max` other copies stay pinned on up members.
+   * One scan over the pinset: pins with fewer than `max` allocations on members of the
+   * topology (adopted by import, or a member left the topology) get new ones; copies above
+   * `max` (left behind when a replaced member came back) are removed, lowest rendezvous
+   * rank first, and only while `max` other copies stay pinned on up members.
    */
   async trimSurplus (): Promise<void> {
-    const { store, monitor, log, metrics } = this.c
+    const { store, monitor, placement, log, metrics } = this.c
     for await (const pin of store.list({ state: 'pinned' })) {
-      const allocations = await store.allocations(pin.cid)
+      if (this.stopped) return
+      const allocations = (await store.allocations(pin.cid)).filter(a => a.status !== 'unpinning')
+      const inTopology = allocations.filter(a => this.c.members.has(a.member))
+      if (inTopology.length < pin.replicationMax) {
+        const decision = placement.place({ key: pin.cid, name: pin.name, replication: { min: pin.replicationMin, max: pin.replicationMax }, exclude: new Set(allocations.map(a => a.member)) })
+        for (const target of decision.ranked.slice(0, pin.replicationMax - inTopology.length)) {
+          log.info({ cid: pin.cid, member: target }, 'fewer copies than max: placing another')
+          await store.setAllocation(pin.cid, target, 'queued')
+          metrics.repairs.labels(target, 'replace').inc()
+        }
+        continue
+      }
       if (allocations.length <= pin.replicationMax) continue
       const pinned = allocations.filter(a => a.status === 'pinned' && monitor.isUp(a.member))
       if (pinned.length <= pin.replicationMax) continue
