@@ -11,13 +11,10 @@ import { tmpdir } from 'node:os'
 import { join, resolve } from 'node:path'
 import { setTimeout as sleep } from 'node:timers/promises'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { CarWriter } from '@ipld/car'
-import { CID } from 'multiformats/cid'
-import * as raw from 'multiformats/codecs/raw'
-import { sha256 } from 'multiformats/hashes/sha2'
 import { Agent, request } from 'undici'
 import { spawnNode, type ManagedProcess } from '../fixtures/processes.js'
 import { getFreePorts } from '../fixtures/free-port.js'
+import { importCar, rawBlocksCar, recursivePins } from '../fixtures/content.js'
 
 const CLI = resolve('dist/src/cli/main.js')
 const PINS = 5_000
@@ -48,12 +45,7 @@ async function startHub (): Promise<ManagedProcess> {
   return p
 }
 
-async function memberPins (url: string): Promise<Set<string>> {
-  const res = await request(`${url}/api/v0/pin/ls?stream=true&type=recursive`, { method: 'POST' })
-  const out = new Set<string>()
-  for (const line of (await res.body.text()).split('\n').filter(Boolean)) out.add((JSON.parse(line) as { Cid: string }).Cid)
-  return out
-}
+const memberPins = recursivePins
 
 async function hubPins (): Promise<Set<string>> {
   const res = await request(`${hubUrl}/api/v0/pin/ls?stream=true&type=recursive`, { method: 'POST' })
@@ -61,34 +53,6 @@ async function hubPins (): Promise<Set<string>> {
   const out = new Set<string>()
   for (const line of (await res.body.text()).split('\n').filter(Boolean)) out.add((JSON.parse(line) as { Cid: string }).Cid)
   return out
-}
-
-/** One small raw block per pin, given to every member up front in one CAR each. */
-async function makeContent (): Promise<{ cids: string[], car: Uint8Array }> {
-  const blocks: Array<{ cid: CID, bytes: Uint8Array }> = []
-  for (let i = 0; i < PINS; i++) {
-    const bytes = new TextEncoder().encode(`chaos block ${i} ${dir}`)
-    blocks.push({ cid: CID.createV1(raw.code, await sha256.digest(bytes)), bytes })
-  }
-  const { writer, out } = CarWriter.create([])
-  const chunks: Uint8Array[] = []
-  const collected = (async () => { for await (const c of out) chunks.push(c) })()
-  for (const b of blocks) await writer.put(b)
-  await writer.close()
-  await collected
-  return { cids: blocks.map(b => b.cid.toString()), car: Buffer.concat(chunks) }
-}
-
-async function importCar (url: string, car: Uint8Array): Promise<void> {
-  const boundary = 'chaos-boundary'
-  const body = Buffer.concat([
-    Buffer.from(`--${boundary}\r\nContent-Disposition: form-data; name="file"; filename="c.car"\r\nContent-Type: application/octet-stream\r\n\r\n`),
-    Buffer.from(car),
-    Buffer.from(`\r\n--${boundary}--\r\n`),
-  ])
-  const res = await request(`${url}/api/v0/dag/import?pin-roots=false`, { method: 'POST', body, headers: { 'content-type': `multipart/form-data; boundary=${boundary}` } })
-  const text = await res.body.text()
-  expect(res.statusCode, text).toBe(200)
 }
 
 /** pin/add or pin/rm through the hub: the status and error message, or 0 when the hub could not be reached. */
@@ -151,7 +115,7 @@ afterAll(async () => {
 
 describe('chaos', () => {
   it('loses nothing acknowledged through a member crash and a hub SIGKILL mid-burst', async () => {
-    const { cids, car } = await makeContent()
+    const { cids, car } = await rawBlocksCar(PINS, dir)
     await Promise.all(members.map(async m => { await importCar(m.url, car) }))
 
     const acked = new Set<string>()
