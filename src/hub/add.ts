@@ -157,13 +157,22 @@ export async function handleAdd (ctx: CommandContext, h: HubComponents): Promise
     if (ok.length > 0) await record(h, sent, options['wrap-with-directory'] === true, ok.map(l => l.member.name), pinName, cluster.metadata, min, max)
     if (diverged.length > 0) throw new CommandError(`add: members disagree on the result: ${diverged.join('; ')}`)
     if (ok.length < min) {
+      // Every member refused the same way (a bad chunker, say): that is the client's error,
+      // and its message is the member's own, as Kubo would give it.
+      const reasons = new Set(lanes.map(l => l.error))
+      if (ok.length === 0 && reasons.size === 1 && sent.length === 0) {
+        const [only] = reasons
+        if (only !== undefined && !/unreachable|timeout|closed|reset|ECONN|UND_ERR/i.test(only)) throw new CommandError(only)
+      }
       throw new NotEnoughReplicasError(sent.at(-1)?.Hash ?? 'add', ok.length, min,
         lanes.filter(l => !ok.includes(l)).map(l => `${l.member.name}: ${l.error ?? 'incomplete answer'}`))
     }
   })
   done.then(() => { out.end() }, (err: unknown) => { out.end(err as Error) }).finally(() => { signal.clear() })
 
-  return await sendChannel(ctx.c, out, {}, (err) => { h.log.warn({ err: errorMessage(err) }, 'add failed after output began') })
+  // `silent`: Kubo writes no events at all, only an error if there is one.
+  const events = options.silent === true ? (async function * () { for await (const _ of out) { /* dropped */ } })() : out
+  return await sendChannel(ctx.c, events, {}, (err) => { h.log.warn({ err: errorMessage(err) }, 'add failed after output began') })
 }
 
 async function writeTo (lane: Lane, chunk: Buffer): Promise<void> {

@@ -13,7 +13,7 @@
  * | repo/stat                   | every member once, summed exactly; failures counted in a header   |
  * | repo/gc                     | every member, NDJSON streams merged                               |
  * | block/put, dag/put pin=true | stored on one member, then pinned by placement                    |
- * | cat, get, ls, refs, block/get, block/stat, dag/get, dag/export | a member holding the CID first |
+ * | cat, get, ls, refs, block/get, block/stat, dag/get, dag/export, dag/stat, resolve, files/stat | a member holding the CID first |
  * | id, version                 | answered by the hub itself                                        |
  * | everything else             | streamed to the topology's passthrough member                     |
  */
@@ -121,6 +121,11 @@ export function hubCommands (h: HubComponents): Command[] {
     readRoute('block/stat'),
     readRoute('dag/get'),
     readRoute('dag/export'),
+    readRoute('dag/stat'),
+    readRoute('resolve'),
+    readRoute('files/stat'),
+    // A subcommand of a routed read: registered so that `local` is not taken for refs' argument.
+    cmd({ path: 'refs/local' }, async (ctx) => await passthrough(ctx, h)),
   ]
 }
 

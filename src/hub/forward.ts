@@ -5,10 +5,10 @@
  * hop-by-hop headers do not. Used for passthrough commands and for reads routed to a
  * member that holds the content (with failover before the first byte).
  */
-import type { Readable } from 'node:stream'
+import { Readable } from 'node:stream'
 import type { Context } from 'hono'
 import type { MemberClient, MemberResponse } from '../members/client.js'
-import { discard } from '../members/client.js'
+import { readText } from '../members/client.js'
 import { respond } from '../kubo/respond.js'
 import { NoMemberAvailableError } from '../errors.js'
 
@@ -17,6 +17,9 @@ const HOP_BY_HOP = new Set([
   'connection', 'keep-alive', 'proxy-authenticate', 'proxy-authorization', 'te', 'trailer', 'transfer-encoding',
   'upgrade', 'host', 'content-length', 'expect', 'proxy-connection',
 ])
+
+/** A member's answer meaning it does not have the blocks (not "no link named", which is about the path). */
+const LACKS_CONTENT = /could not find|block was not found|failed to fetch|not found locally/i
 
 /** Request headers worth sending on to a member. */
 export function forwardableRequestHeaders (c: Context): Record<string, string> {
@@ -33,11 +36,18 @@ export function forwardableRequestHeaders (c: Context): Record<string, string> {
 export async function pipeResponse (c: Context, res: MemberResponse): Promise<Response> {
   const headers: Record<string, string> = {}
   for (const [k, v] of Object.entries(res.headers)) {
-    if (v === undefined || HOP_BY_HOP.has(k.toLowerCase())) continue
-    headers[k] = Array.isArray(v) ? v.join(', ') : v
+    const key = k.toLowerCase()
+    if (v === undefined || (HOP_BY_HOP.has(key) && key !== 'content-length')) continue
+    // A header sent twice (the cluster proxy repeats Vary) is joined without repeats.
+    headers[key] = Array.isArray(v) ? [...new Set(v.flatMap(x => x.split(/,\s*/)))].join(', ') : v
   }
-  headers.Trailer = 'X-Stream-Error'
-  headers.Vary ??= 'Origin'
+  // The trailer is declared only where the member declared it (Kubo does on every command
+  // answer, not on its router's 404); a body of known length keeps its length.
+  if (res.headers.trailer !== undefined) {
+    headers.trailer = 'X-Stream-Error'
+    delete headers['content-length']
+  }
+  headers.vary ??= 'Origin'
   return await respond(c, async (e) => {
     e.start(headers, res.status)
     try {
@@ -69,8 +79,10 @@ export async function forwardTo (c: Context, member: MemberClient, init: Forward
 }
 
 /**
- * Try members in order until one answers below 500 before its first byte; a member that
- * fails or answers 5xx is skipped. The last failure is what the client sees.
+ * Try members in order until one answers before its first byte: a member that cannot be
+ * reached, answers 502–504, or says it lacks the content is skipped; any other answer,
+ * errors included, is the member's and goes to the client. The last failure is what the
+ * client sees.
  */
 export async function forwardToFirst (c: Context, members: MemberClient[], init: Omit<ForwardInit, 'body'>): Promise<Response> {
   if (members.length === 0) throw new NoMemberAvailableError(init.command)
@@ -79,7 +91,11 @@ export async function forwardToFirst (c: Context, members: MemberClient[], init:
     try {
       const res = await m.request(init.command, { query: init.query, headers: init.headers, signal: init.signal })
       if (res.status < 500 || i === last) return await pipeResponse(c, res)
-      await discard(res.body) // this member failed; the next one answers
+      // A member's own error ("this dag node is a directory") is the answer; only a member
+      // that is failing or lacks the content makes way for the next one.
+      const text = await readText(res.body, m.name, 64 * 1024)
+      if (res.status !== 500 || LACKS_CONTENT.test(text)) continue
+      return await pipeResponse(c, { ...res, body: Readable.from([Buffer.from(text)]) })
     } catch (err) {
       init.signal.throwIfAborted()
       if (i === last) throw err

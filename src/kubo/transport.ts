@@ -107,6 +107,10 @@ export function createKuboApp (opts: KuboAppOptions, app: Hono = new Hono()): Ho
       if (method === 'OPTIONS') return preflight(c, origin !== undefined && allowed(origin))
       if (method !== 'POST') throw new MethodNotAllowedError()
       csrfCheck(c, allowed)
+      // Like Kubo, an allowed browser origin is told so on the answer itself.
+      if (origin !== undefined && origin !== '') {
+        (c.env as { outgoing?: ServerResponse } | undefined)?.outgoing?.setHeader('Access-Control-Allow-Origin', origin)
+      }
 
       const { signal, dispose } = requestSignal(c, inflight)
       try {
