@@ -189,6 +189,11 @@ export class UpstreamProtocolError extends UpstreamError {
   }
 }
 
+/** An error a member answered in its own words, as opposed to failing to answer (unreachable, timed out, garbled). */
+export function isMemberAnswer (err: unknown): err is UpstreamError {
+  return err instanceof UpstreamError && !(err instanceof UpstreamUnreachableError || err instanceof UpstreamTimeoutError || err instanceof UpstreamProtocolError)
+}
+
 /** No member is available for a command that needs one. */
 export class NoMemberAvailableError extends CommandError {
   static override readonly name: string = 'NoMemberAvailableError'

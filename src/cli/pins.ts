@@ -7,6 +7,7 @@
 import type { Command } from 'commander'
 import cliProgress from 'cli-progress'
 import { request } from 'undici'
+import { table } from './table.js'
 
 interface PinStatusReport {
   cid: string
@@ -43,10 +44,8 @@ export function registerPinsCommands (program: Command): void {
         return [a.member, a.status, live?.status ?? '-', String(a.attempts), peers, live?.error ?? a.error ?? '']
       })
       const head = ['MEMBER', 'HUB STATUS', 'LIVE', 'ATTEMPTS', 'PEERS', 'ERROR']
-      const widths = head.map((h, i) => Math.max(h.length, ...rows.map(row => row[i].length)))
-      const line = (row: string[]): string => row.map((c, i) => c.padEnd(widths[i])).join('  ').trimEnd()
       process.stdout.write(`${r.cid} ${r.mode}${r.name !== '' ? ` "${r.name}"` : ''} ${r.state}, replication ${r.replicationMin}..${r.replicationMax}\n`)
-      process.stdout.write(`${line(head)}\n${rows.map(line).join('\n')}\n`)
+      process.stdout.write(table(head, rows))
     })
 
   pins.command('import')

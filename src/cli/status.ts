@@ -5,6 +5,7 @@
  */
 import type { Command } from 'commander'
 import { request } from 'undici'
+import { table } from './table.js'
 
 interface StatusMember {
   name: string
@@ -39,9 +40,7 @@ export function registerStatusCommands (program: Command): void {
         String(m.queueDepth), m.lastError ?? '',
       ])
       const head = ['MEMBER', 'KIND', 'HEALTH', 'LATENCY', 'FREE', 'PINNED', 'PENDING', 'ERRORS', 'QUEUE', 'LAST ERROR']
-      const widths = head.map((h, i) => Math.max(h.length, ...rows.map(r => r[i].length)))
-      const line = (r: string[]): string => r.map((c, i) => c.padEnd(widths[i])).join('  ').trimEnd()
-      process.stdout.write(`hub ${report.hub.id}\n${line(head)}\n${rows.map(line).join('\n')}\n`)
+      process.stdout.write(`hub ${report.hub.id}\n${table(head, rows)}`)
     })
 }
 

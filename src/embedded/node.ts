@@ -470,17 +470,18 @@ export class EmbeddedNode {
     try {
       const cid = await this.resolveIn(root, signal)
       const seen = new Set<string>()
-      const visit = async function * (this: EmbeddedNode, parent: CID): AsyncGenerator<CID> {
+      const blocks = this.blocks
+      const visit = async function * (parent: CID): AsyncGenerator<CID> {
         if (parent.code === raw.code) return
-        for (const child of linksOf(parent, await this.blocks.getBytes(parent, { signal }))) {
+        for (const child of linksOf(parent, await blocks.getBytes(parent, { signal }))) {
           const k = child.toString()
           if (options.unique === true && seen.has(k)) continue
           seen.add(k)
           yield child
-          if (options.recursive === true) yield * visit.call(this, child)
+          if (options.recursive === true) yield * visit(child)
         }
       }
-      yield * visit.call(this, cid)
+      yield * visit(cid)
     } finally {
       leave()
     }

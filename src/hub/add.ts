@@ -18,7 +18,7 @@ import { anySignal } from 'any-signal'
 import type { CommandContext } from '../kubo/transport.js'
 import { sendChannel } from '../kubo/respond.js'
 import type { MemberClient } from '../members/client.js'
-import { CommandError, NotEnoughReplicasError, errorMessage } from '../errors.js'
+import { CommandError, NotEnoughReplicasError, errorMessage, isMemberAnswer } from '../errors.js'
 import type { HubComponents } from './components.js'
 import { forwardTo } from './forward.js'
 import { clusterOptions, HUB_ONLY_OPTIONS } from './cluster-options.js'
@@ -34,7 +34,8 @@ interface Lane {
   member: MemberClient
   pass: PassThrough
   alive: boolean
-  error?: string
+  /** Why the lane was dropped. */
+  failure?: unknown
   /** Result lines (with Hash) received but not yet decided. */
   queue: AddEvent[]
   /** Result lines of this member that matched what the client got. */
@@ -77,10 +78,10 @@ export async function handleAdd (ctx: CommandContext, h: HubComponents): Promise
   const kill = (lane: Lane, err: unknown): void => {
     if (!lane.alive) return
     lane.alive = false
-    lane.error = errorMessage(err)
+    lane.failure = err
     lane.pass.destroy()
     if (progressLane === lane) progressLane = lanes.find(l => l.alive)
-    h.log.warn({ member: lane.member.name, err: lane.error }, 'add: member dropped')
+    h.log.warn({ member: lane.member.name, err: errorMessage(err) }, 'add: member dropped')
   }
 
   /** Emit every position all live members have answered; the majority decides. */
@@ -159,13 +160,11 @@ export async function handleAdd (ctx: CommandContext, h: HubComponents): Promise
     if (ok.length < min) {
       // Every member refused the same way (a bad chunker, say): that is the client's error,
       // and its message is the member's own, as Kubo would give it.
-      const reasons = new Set(lanes.map(l => l.error))
-      if (ok.length === 0 && reasons.size === 1 && sent.length === 0) {
-        const [only] = reasons
-        if (only !== undefined && !/unreachable|timeout|closed|reset|ECONN|UND_ERR/i.test(only)) throw new CommandError(only)
-      }
+      const refusals = new Set(lanes.map(l => isMemberAnswer(l.failure) ? l.failure.message : undefined))
+      const [only] = refusals
+      if (ok.length === 0 && refusals.size === 1 && only !== undefined && sent.length === 0) throw new CommandError(only)
       throw new NotEnoughReplicasError(sent.at(-1)?.Hash ?? 'add', ok.length, min,
-        lanes.filter(l => !ok.includes(l)).map(l => `${l.member.name}: ${l.error ?? 'incomplete answer'}`))
+        lanes.filter(l => !ok.includes(l)).map(l => `${l.member.name}: ${l.failure !== undefined ? errorMessage(l.failure) : 'incomplete answer'}`))
     }
   })
   done.then(() => { out.end() }, (err: unknown) => { out.end(err as Error) }).finally(() => { signal.clear() })

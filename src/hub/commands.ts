@@ -163,9 +163,14 @@ async function resolvePath (ctx: CommandContext, h: HubComponents, arg: string):
   throw new CommandError(`could not resolve ${arg}: ${last === undefined ? 'no member available' : errorMessage(last)}`)
 }
 
+/** Members of the topology that are up and hold the CID. */
+async function upHolders (h: HubComponents, cid: string): Promise<string[]> {
+  return (await h.store.holders(cid)).filter(n => h.monitor.isUp(n) && h.members.has(n))
+}
+
 /** Up members, holders of the CID first, the others in rendezvous order. */
 async function membersFor (h: HubComponents, cid: string): Promise<MemberClient[]> {
-  const holders = (await h.store.holders(cid)).filter(n => h.monitor.isUp(n) && h.members.has(n))
+  const holders = await upHolders(h, cid)
   const others = rank(cid, h.topology.members.filter(m => !holders.includes(m.name) && h.monitor.isUp(m.name)))
   return [...holders, ...others].map(n => h.members.get(n)!)
 }
@@ -270,7 +275,7 @@ async function indirectRoot (ctx: CommandContext, h: HubComponents, cid: string)
  * lacks; a pin none of whose holders is up contributes nothing (logged).
  */
 async function * dagRefs (ctx: CommandContext, h: HubComponents, root: string): AsyncGenerator<string> {
-  const holders = (await h.store.holders(root)).filter(n => h.monitor.isUp(n) && h.members.has(n))
+  const holders = await upHolders(h, root)
   let last: unknown
   for (const name of holders) {
     const m = h.members.get(name)!

@@ -19,28 +19,14 @@
  *     lowest-ranked copies are unpinned, only while at least `max` others stay pinned.
  * Listing is streamed and store reads are paged, so memory does not grow with the pinset.
  */
-import type { MemberClient } from '../members/client.js'
-import type { HealthMonitor } from '../members/monitor.js'
 import { rank } from '../placement/placement.js'
-import type { Placement } from '../placement/placement.js'
-import type { Allocation, Leadership, PinRecord, PinStore } from '../state/store.js'
-import type { ReconcileSpec, Topology } from '../topology/index.js'
-import type { Metrics } from '../metrics.js'
-import type { Logger } from '../log.js'
+import type { MemberClient } from '../members/client.js'
+import type { Allocation, Leadership } from '../state/store.js'
+import type { ReconcileSpec } from '../topology/index.js'
 import { errorMessage } from '../errors.js'
-import type { PinService } from './pins.js'
+import type { HubComponents } from './components.js'
 
-export interface ReconcilerComponents {
-  topology: Topology
-  members: Map<string, MemberClient>
-  monitor: HealthMonitor
-  placement: Placement
-  store: PinStore
-  pins: PinService
-  metrics: Metrics
-  log: Logger
-  shutdown: AbortSignal
-}
+export type ReconcilerComponents = Pick<HubComponents, 'topology' | 'members' | 'monitor' | 'placement' | 'store' | 'pins' | 'metrics' | 'log' | 'shutdown'>
 
 const LEASE = 'supercluster-reconciler'
 const DRIVE_EVERY_MS = 1_000
@@ -171,7 +157,7 @@ export class Reconciler {
       }
       if (!this.stopped && this.leader) {
         await this.replaceDownMembers()
-        await this.trimSurplus()
+        await this.balance()
       }
     })().catch((err: unknown) => {
       if (!this.stopped) this.c.log.warn({ err: errorMessage(err) }, 'reconcile pass failed')
@@ -253,7 +239,7 @@ export class Reconciler {
    * `max` (left behind when a replaced member came back) are removed, lowest rendezvous
    * rank first, and only while `max` other copies stay pinned on up members.
    */
-  async trimSurplus (): Promise<void> {
+  async balance (): Promise<void> {
     const { store, monitor, placement, log, metrics } = this.c
     for await (const pin of store.list({ state: 'pinned' })) {
       if (this.stopped) return
@@ -279,11 +265,4 @@ export class Reconciler {
       }
     }
   }
-}
-
-/** For tests and the admin API: a pin and its allocations, as the reconciler sees them. */
-export async function pinView (store: PinStore, cid: string): Promise<{ pin: PinRecord, allocations: Allocation[] } | undefined> {
-  const pin = await store.get(cid)
-  if (pin === undefined) return undefined
-  return { pin, allocations: await store.allocations(cid) }
 }

@@ -29,8 +29,6 @@ const COOL_DOWN_MS = 1_000
 const MAX_COOL_DOWN_MS = 30_000
 
 export interface MemberHealth {
-  /** Not open: closed, or half-open (on trial). */
-  up: boolean
   breaker: BreakerState
   /** When an open breaker may go half-open (ms since the epoch). */
   retryAt?: number
@@ -61,7 +59,7 @@ export class HealthMonitor {
     this.members = members
     this.settings = settings
     for (const m of members) {
-      this.state.set(m.name, { up: true, breaker: 'closed', openings: 0, consecutiveFailures: 0 })
+      this.state.set(m.name, { breaker: 'closed', openings: 0, consecutiveFailures: 0 })
       this.floors.set(m.name, BigInt(m.spec.minFreeSpace ?? 0))
     }
   }
@@ -101,7 +99,7 @@ export class HealthMonitor {
     const h = this.state.get(name)
     if (h === undefined) return false
     if (h.breaker === 'open' && (h.retryAt ?? 0) <= Date.now()) this.halfOpen(h)
-    return h.up
+    return h.breaker !== 'open' // closed, or half-open (on trial)
   }
 
   /** Up, and its last known free space (if any) above the member's floor. */
@@ -146,14 +144,12 @@ export class HealthMonitor {
       h.openings++
       h.downSince ??= Date.now()
       h.breaker = 'open'
-      h.up = false
       h.retryAt = Date.now() + Math.min(COOL_DOWN_MS * 2 ** (h.openings - 1), MAX_COOL_DOWN_MS)
     }
   }
 
   private halfOpen (h: MemberHealth): void {
     h.breaker = 'half-open'
-    h.up = true
   }
 
   async probeAll (): Promise<void> {
@@ -195,7 +191,6 @@ export class HealthMonitor {
 
 /** One success closes the breaker. */
 function succeeded (h: MemberHealth): void {
-  h.up = true
   h.breaker = 'closed'
   h.openings = 0
   h.retryAt = undefined

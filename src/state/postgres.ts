@@ -23,6 +23,10 @@ import {
   type PinRecord, type PinState, type PinStore,
 } from './store.js'
 import { AdvisoryLease } from './postgres-lease.js'
+import { toAllocation, toRecord, type AllocationRow, type PinRow } from './rows.js'
+
+type Row = PinRow<Record<string, string>>
+const METADATA = (stored: Record<string, string>): Record<string, string> => stored
 
 const PAGE = 1000
 /** Writes per transaction at most; the rest wait for the next one. */
@@ -93,28 +97,6 @@ export interface PostgresPinStoreOptions {
   leaseHeartbeatMs?: number
   /** Errors of idle connections (the pool replaces them); default: ignored. */
   onConnectionError?: (err: Error) => void
-}
-
-interface PinRow {
-  cid: string
-  name: string
-  mode: 'recursive' | 'direct'
-  state: PinState
-  metadata: Record<string, string>
-  rmin: number
-  rmax: number
-  created_at: number
-  updated_at: number
-}
-
-interface AllocationRow {
-  cid: string
-  member: string
-  status: AllocationStatus
-  error: string | null
-  attempts: number
-  next_attempt_at: number
-  updated_at: number
 }
 
 type Work = (client: pg.PoolClient) => Promise<void>
@@ -240,8 +222,8 @@ export class PostgresPinStore implements PinStore {
   }
 
   async get (cid: string): Promise<PinRecord | undefined> {
-    const { rows } = await this.pool.query<PinRow>({ name: 'get', text: SQL.get, values: [cid] })
-    return rows.length === 0 ? undefined : toRecord(rows[0])
+    const { rows } = await this.pool.query<Row>({ name: 'get', text: SQL.get, values: [cid] })
+    return rows.length === 0 ? undefined : toRecord(rows[0], METADATA)
   }
 
   async putPin (pin: Omit<PinRecord, 'createdAt' | 'updatedAt'>, allocations: Array<{ member: string, status: AllocationStatus }>): Promise<void> {
@@ -313,8 +295,8 @@ export class PostgresPinStore implements PinStore {
       values[0] = mode
       values[1] = ''
       for (;;) {
-        const { rows } = await this.pool.query<PinRow>(sql, values)
-        for (const row of rows) yield toRecord(row)
+        const { rows } = await this.pool.query<Row>(sql, values)
+        for (const row of rows) yield toRecord(row, METADATA)
         if (rows.length < PAGE) break
         values[1] = rows[rows.length - 1].cid
       }
@@ -378,31 +360,5 @@ function redact (url: string): string {
     return u.toString()
   } catch {
     return 'postgres://…'
-  }
-}
-
-function toAllocation (r: AllocationRow): Allocation {
-  return {
-    cid: r.cid,
-    member: r.member,
-    status: r.status,
-    error: r.error ?? undefined,
-    attempts: r.attempts,
-    nextAttemptAt: r.next_attempt_at,
-    updatedAt: r.updated_at,
-  }
-}
-
-function toRecord (row: PinRow): PinRecord {
-  return {
-    cid: row.cid,
-    name: row.name,
-    mode: row.mode,
-    state: row.state,
-    metadata: row.metadata,
-    replicationMin: row.rmin,
-    replicationMax: row.rmax,
-    createdAt: row.created_at,
-    updatedAt: row.updated_at,
   }
 }

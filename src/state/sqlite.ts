@@ -17,6 +17,10 @@ import {
   type Allocation, type AllocationStatus, type DueOptions, type Leadership, type ListAllocationsOptions, type ListOptions,
   type PinRecord, type PinState, type PinStore,
 } from './store.js'
+import { toAllocation, toRecord, type AllocationRow, type PinRow } from './rows.js'
+
+type Row = PinRow<string>
+const METADATA = (stored: string): Record<string, string> => JSON.parse(stored) as Record<string, string>
 
 const PAGE = 1000
 const PENDING_SQL = PENDING_STATUSES.map(s => `'${s}'`).join(',')
@@ -50,28 +54,6 @@ const MIGRATIONS: string[] = [
    CREATE INDEX allocations_member_cid ON allocations (member, cid);`,
 ]
 
-interface PinRow {
-  cid: string
-  name: string
-  mode: 'recursive' | 'direct'
-  state: PinState
-  metadata: string
-  rmin: number
-  rmax: number
-  created_at: number
-  updated_at: number
-}
-
-interface AllocationRow {
-  cid: string
-  member: string
-  status: AllocationStatus
-  error: string | null
-  attempts: number
-  next_attempt_at: number
-  updated_at: number
-}
-
 interface PendingWrite {
   run: () => void
   resolve: () => void
@@ -95,7 +77,7 @@ export class SqlitePinStore implements PinStore {
     this.migrate()
     const db = this.db
     this.stmts = {
-      get: db.prepare<[string], PinRow>('SELECT * FROM pins WHERE cid = ?'),
+      get: db.prepare<[string], Row>('SELECT * FROM pins WHERE cid = ?'),
       upsertPin: db.prepare(`INSERT INTO pins (cid, name, mode, state, metadata, rmin, rmax, created_at, updated_at)
         VALUES (@cid, @name, @mode, @state, @metadata, @rmin, @rmax, @now, @now)
         ON CONFLICT (cid) DO UPDATE SET name = excluded.name, mode = excluded.mode, state = excluded.state,
@@ -170,7 +152,7 @@ export class SqlitePinStore implements PinStore {
 
   async get (cid: string): Promise<PinRecord | undefined> {
     const row = this.stmts.get.get(cid)
-    return row === undefined ? undefined : toRecord(row)
+    return row === undefined ? undefined : toRecord(row, METADATA)
   }
 
   async putPin (pin: Omit<PinRecord, 'createdAt' | 'updatedAt'>, allocations: Array<{ member: string, status: AllocationStatus }>): Promise<void> {
@@ -235,7 +217,7 @@ export class SqlitePinStore implements PinStore {
     if (opts.state !== undefined) sql += ' AND state = @state'
     if (opts.nameContains !== undefined) sql += ' AND instr(name, @name) > 0'
     sql += ` ORDER BY cid LIMIT ${PAGE}`
-    const page = this.db.prepare<unknown[], PinRow>(sql.replace('@state', '?').replace('@name', '?'))
+    const page = this.db.prepare<unknown[], Row>(sql.replace('@state', '?').replace('@name', '?'))
     for (const mode of modes) {
       let after = ''
       for (;;) {
@@ -243,7 +225,7 @@ export class SqlitePinStore implements PinStore {
         if (opts.state !== undefined) params.push(opts.state)
         if (opts.nameContains !== undefined) params.push(opts.nameContains)
         const rows = page.all(...params)
-        for (const row of rows) yield toRecord(row)
+        for (const row of rows) yield toRecord(row, METADATA)
         if (rows.length < PAGE) break
         after = rows[rows.length - 1].cid
       }
@@ -314,30 +296,4 @@ class LocalLease implements Leadership {
   }
 
   onLost (_fn: () => void): void {}
-}
-
-function toAllocation (r: AllocationRow): Allocation {
-  return {
-    cid: r.cid,
-    member: r.member,
-    status: r.status,
-    error: r.error ?? undefined,
-    attempts: r.attempts,
-    nextAttemptAt: r.next_attempt_at,
-    updatedAt: r.updated_at,
-  }
-}
-
-function toRecord (row: PinRow): PinRecord {
-  return {
-    cid: row.cid,
-    name: row.name,
-    mode: row.mode,
-    state: row.state,
-    metadata: JSON.parse(row.metadata) as Record<string, string>,
-    replicationMin: row.rmin,
-    replicationMax: row.rmax,
-    createdAt: row.created_at,
-    updatedAt: row.updated_at,
-  }
 }

@@ -8,20 +8,20 @@
  */
 import { mkdtemp, rm, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
-import { join, resolve } from 'node:path'
+import { join } from 'node:path'
 import { setTimeout as sleep } from 'node:timers/promises'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { Agent, request } from 'undici'
-import { spawnNode, type ManagedProcess } from '../fixtures/processes.js'
+import type { ManagedProcess } from '../fixtures/processes.js'
+import { startHubProcess, startMember, untilAcknowledged, type MemberProcess } from '../fixtures/hub-processes.js'
 import { getFreePorts } from '../fixtures/free-port.js'
 import { importCar, rawBlocksCar, recursivePins } from '../fixtures/content.js'
 
-const CLI = resolve('dist/src/cli/main.js')
 const PINS = 5_000
 const MIN = 1
 const MAX = 2
 
-interface Member { name: string, url: string, port: number, repo: string, proc: ManagedProcess }
+type Member = MemberProcess
 
 let dir: string
 let members: Member[]
@@ -31,18 +31,8 @@ let hubUrl: string
 let topologyFile: string
 const agent = new Agent({ connections: 64, connect: { timeout: 2_000 } })
 
-async function startMember (name: string, port: number): Promise<Member> {
-  const repo = join(dir, name)
-  const proc = await spawnNode(CLI, ['member', '--listen', `127.0.0.1:${port}`, '--repo', repo, '--log-level', 'warn'], { name, scope: 'file' })
-  const url = `http://127.0.0.1:${port}`
-  await proc.waitForHttp(url, { timeoutMs: 20_000 })
-  return { name, url, port, repo, proc }
-}
-
 async function startHub (): Promise<ManagedProcess> {
-  const p = await spawnNode(CLI, ['daemon', '--topology', topologyFile, '--log-level', 'warn'], { name: 'hub', scope: 'file' })
-  await p.waitForHttp(hubUrl, { timeoutMs: 20_000, path: '/api/v0/version' })
-  return p
+  return await startHubProcess(topologyFile, hubUrl)
 }
 
 const memberPins = recursivePins
@@ -55,37 +45,12 @@ async function hubPins (): Promise<Set<string>> {
   return out
 }
 
-/** pin/add or pin/rm through the hub: the status and error message, or 0 when the hub could not be reached. */
-async function call (command: 'pin/add' | 'pin/rm', cid: string): Promise<{ status: number, message: string }> {
-  try {
-    const res = await request(`${hubUrl}/api/v0/${command}?arg=${cid}`, { method: 'POST', dispatcher: agent, headersTimeout: 30_000, bodyTimeout: 30_000 })
-    const text = await res.body.text()
-    return { status: res.statusCode, message: res.statusCode === 200 ? '' : text }
-  } catch (err) {
-    return { status: 0, message: String(err) }
-  }
-}
-
-/**
- * Retried until acknowledged, as a client would. A pin/rm retried after an attempt whose
- * answer was lost may find the pin already gone ("not pinned"): that is its answer too.
- */
-async function untilAcknowledged (command: 'pin/add' | 'pin/rm', cid: string): Promise<boolean> {
-  for (let attempt = 0; attempt < 100; attempt++) {
-    const r = await call(command, cid)
-    if (r.status === 200) return true
-    if (command === 'pin/rm' && attempt > 0 && /not pinned/.test(r.message)) return true
-    await sleep(100)
-  }
-  return false
-}
-
 beforeAll(async () => {
   dir = await mkdtemp(join(tmpdir(), 'sc-chaos-'))
   const ports = await getFreePorts(4)
   hubPort = ports[0]
   hubUrl = `http://127.0.0.1:${hubPort}`
-  members = await Promise.all(['a', 'b', 'c'].map(async (n, i) => await startMember(n, ports[i + 1])))
+  members = await Promise.all(['a', 'b', 'c'].map(async (n, i) => await startMember(dir, n, ports[i + 1])))
   topologyFile = join(dir, 'topology.yaml')
   await writeFile(topologyFile, `version: 1
 hub:
@@ -126,10 +91,10 @@ describe('chaos', () => {
       while (next < cids.length) {
         const i = next++
         const cid = cids[i]
-        if (await untilAcknowledged('pin/add', cid)) acked.add(cid)
+        if (await untilAcknowledged('pin/add', cid, () => hubUrl, agent)) acked.add(cid)
         done++
         // Every tenth acknowledged pin is unpinned again right away.
-        if (i % 10 === 0 && acked.has(cid) && await untilAcknowledged('pin/rm', cid)) unpinned.add(cid)
+        if (i % 10 === 0 && acked.has(cid) && await untilAcknowledged('pin/rm', cid, () => hubUrl, agent)) unpinned.add(cid)
       }
     }
     const chaos = (async () => {
@@ -137,7 +102,7 @@ describe('chaos', () => {
       process.kill(members[1].proc.pid, 'SIGKILL') // member b dies
       await members[1].proc.waitForExit()
       while (done < PINS * 0.4) await sleep(20)
-      members[1] = await startMember('b', members[1].port)
+      members[1] = await startMember(dir, 'b', members[1].port)
       while (done < PINS * 0.6) await sleep(20)
       process.kill(hub.pid, 'SIGKILL') // the hub dies mid-burst
       await hub.waitForExit()

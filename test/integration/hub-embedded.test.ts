@@ -5,18 +5,18 @@
  */
 import { mkdtemp, rm, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
-import { join, resolve } from 'node:path'
+import { join } from 'node:path'
 import { createHash } from 'node:crypto'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { create, type KuboRPCClient } from 'kubo-rpc-client'
 import { request } from 'undici'
 import { spawnNode, type ManagedProcess } from '../fixtures/processes.js'
+import { CLI, startMember, type MemberProcess } from '../fixtures/hub-processes.js'
 import { getFreePorts } from '../fixtures/free-port.js'
 import { HELLO_WORLD } from '../fixtures/cids.js'
 
-const CLI = resolve('dist/src/cli/main.js')
 
-interface Member { name: string, url: string, proc: ManagedProcess, repo: string }
+type Member = MemberProcess
 
 let dir: string
 let members: Member[]
@@ -40,18 +40,10 @@ async function holders (cid: string, skip?: string): Promise<string[]> {
   return out
 }
 
-async function startMember (name: string, port: number): Promise<Member> {
-  const repo = join(dir, name)
-  const proc = await spawnNode(CLI, ['member', '--listen', `127.0.0.1:${port}`, '--repo', repo, '--log-level', 'warn'], { name, scope: 'file' })
-  const url = `http://127.0.0.1:${port}`
-  await proc.waitForHttp(url, { timeoutMs: 20_000 })
-  return { name, url, proc, repo }
-}
-
 beforeAll(async () => {
   dir = await mkdtemp(join(tmpdir(), 'sc-int-'))
   const [hubPort, ...ports] = await getFreePorts(4)
-  members = await Promise.all(['a', 'b', 'c'].map(async (n, i) => await startMember(n, ports[i])))
+  members = await Promise.all(['a', 'b', 'c'].map(async (n, i) => await startMember(dir, n, ports[i])))
   const topology = `version: 1
 hub:
   id: int-hub
@@ -187,7 +179,7 @@ describe('hub over three embedded members, via kubo-rpc-client', () => {
     const r = await client.add('while b is down\n')
     const hs = await holders(r.cid.toString(), 'b')
     expect(hs).toHaveLength(2) // a and c: the down member was skipped, not counted
-    members[1] = await startMember('b', Number(new URL(members[1].url).port))
+    members[1] = await startMember(dir, 'b', Number(new URL(members[1].url).port))
   }, 30_000)
 
   it('stops cleanly on SIGTERM', async () => {

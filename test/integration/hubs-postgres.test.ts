@@ -7,16 +7,16 @@
  */
 import { mkdtemp, rm, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
-import { join, resolve } from 'node:path'
+import { join } from 'node:path'
 import { setTimeout as sleep } from 'node:timers/promises'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { Agent, request } from 'undici'
-import { spawnNode, type ManagedProcess } from '../fixtures/processes.js'
+import type { ManagedProcess } from '../fixtures/processes.js'
+import { pinCall, startHubProcess, startMember, untilAcknowledged } from '../fixtures/hub-processes.js'
 import { getFreePorts } from '../fixtures/free-port.js'
 import { startPostgres, type PostgresServer } from '../fixtures/postgres.js'
 import { importCar, rawBlocksCar, recursivePins } from '../fixtures/content.js'
 
-const CLI = resolve('dist/src/cli/main.js')
 const PINS = 1_500
 
 interface Hub { id: string, port: number, url: string, proc: ManagedProcess }
@@ -30,11 +30,8 @@ let hubs: Hub[]
 const agent = new Agent({ connections: 64, connect: { timeout: 2_000 } })
 
 async function startHub (id: string, port: number): Promise<Hub> {
-  const proc = await spawnNode(CLI, ['daemon', '--topology', topologyFile, '--log-level', 'warn'], {
-    name: id, scope: 'file', env: { HUB_ID: id, HUB_PORT: String(port), STATE_URL: stateUrl },
-  })
   const url = `http://127.0.0.1:${port}`
-  await proc.waitForHttp(url, { timeoutMs: 20_000, path: '/api/v0/version' })
+  const proc = await startHubProcess(topologyFile, url, { name: id, env: { HUB_ID: id, HUB_PORT: String(port), STATE_URL: stateUrl } })
   return { id, port, url, proc }
 }
 
@@ -47,26 +44,13 @@ async function isLeader (h: Hub): Promise<boolean> {
   }
 }
 
-async function call (url: string, command: 'pin/add' | 'pin/rm', cid: string): Promise<{ status: number, message: string }> {
-  try {
-    const res = await request(`${url}/api/v0/${command}?arg=${cid}`, { method: 'POST', dispatcher: agent, headersTimeout: 30_000, bodyTimeout: 30_000 })
-    const text = await res.body.text()
-    return { status: res.statusCode, message: res.statusCode === 200 ? '' : text }
-  } catch (err) {
-    return { status: 0, message: String(err) }
-  }
+/** A client behind a load balancer: tries the hubs in turn until one acknowledges. */
+async function acknowledged (command: 'pin/add' | 'pin/rm', cid: string, first: number): Promise<boolean> {
+  return await untilAcknowledged(command, cid, attempt => hubs[(first + attempt) % hubs.length].url, agent, 50)
 }
 
-/** A client behind a load balancer: tries the hubs in turn until one acknowledges. */
-async function untilAcknowledged (command: 'pin/add' | 'pin/rm', cid: string, first: number): Promise<boolean> {
-  for (let attempt = 0; attempt < 100; attempt++) {
-    const h = hubs[(first + attempt) % hubs.length]
-    const r = await call(h.url, command, cid)
-    if (r.status === 200) return true
-    if (command === 'pin/rm' && attempt > 0 && /not pinned/.test(r.message)) return true
-    await sleep(50)
-  }
-  return false
+async function call (url: string, command: 'pin/add' | 'pin/rm', cid: string): Promise<{ status: number, message: string }> {
+  return await pinCall(url, command, cid, agent)
 }
 
 beforeAll(async () => {
@@ -77,11 +61,9 @@ beforeAll(async () => {
   memberProcs = []
   memberUrls = []
   for (const [i, n] of ['a', 'b', 'c'].entries()) {
-    const p = await spawnNode(CLI, ['member', '--listen', `127.0.0.1:${ports[i + 2]}`, '--repo', join(dir, n), '--log-level', 'warn'], { name: n, scope: 'file' })
-    const url = `http://127.0.0.1:${ports[i + 2]}`
-    await p.waitForHttp(url, { timeoutMs: 20_000 })
-    memberProcs.push(p)
-    memberUrls.push(url)
+    const m = await startMember(dir, n, ports[i + 2])
+    memberProcs.push(m.proc)
+    memberUrls.push(m.url)
   }
   topologyFile = join(dir, 'topology.yaml')
   await writeFile(topologyFile, `version: 1
@@ -140,8 +122,8 @@ describe('two hubs on one PostgreSQL', () => {
     const worker = async (w: number): Promise<void> => {
       while (next < cids.length) {
         const i = next++
-        if (await untilAcknowledged('pin/add', cids[i], w)) acked.add(cids[i])
-        if (i % 10 === 0 && acked.has(cids[i]) && await untilAcknowledged('pin/rm', cids[i], w + 1)) unpinned.add(cids[i])
+        if (await acknowledged('pin/add', cids[i], w)) acked.add(cids[i])
+        if (i % 10 === 0 && acked.has(cids[i]) && await acknowledged('pin/rm', cids[i], w + 1)) unpinned.add(cids[i])
         done++
       }
     }

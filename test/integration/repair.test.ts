@@ -7,32 +7,25 @@
 import { execFile } from 'node:child_process'
 import { mkdtemp, rm, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
-import { join, resolve } from 'node:path'
+import { join } from 'node:path'
 import { promisify } from 'node:util'
 import { setTimeout as sleep } from 'node:timers/promises'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { request } from 'undici'
-import { spawnNode, type ManagedProcess } from '../fixtures/processes.js'
+import type { ManagedProcess } from '../fixtures/processes.js'
+import { CLI, startHubProcess, startMember, type MemberProcess } from '../fixtures/hub-processes.js'
+import { recursivePins } from '../fixtures/content.js'
 import { getFreePorts } from '../fixtures/free-port.js'
 
-const CLI = resolve('dist/src/cli/main.js')
 const run = promisify(execFile)
 const GRACE_MS = 2_000
 const INTERVAL_MS = 1_000
 
-interface Member { name: string, url: string, port: number, repo: string, proc: ManagedProcess }
+type Member = MemberProcess
 let dir: string
 let members: Member[]
 let hub: ManagedProcess
 let hubUrl: string
-
-async function startMember (name: string, port: number): Promise<Member> {
-  const repo = join(dir, name)
-  const proc = await spawnNode(CLI, ['member', '--listen', `127.0.0.1:${port}`, '--repo', repo, '--log-level', 'warn'], { name, scope: 'file' })
-  const url = `http://127.0.0.1:${port}`
-  await proc.waitForHttp(url, { timeoutMs: 20_000 })
-  return { name, url, port, repo, proc }
-}
 
 async function post (url: string, body?: string): Promise<{ status: number, text: string }> {
   const init = body === undefined
@@ -43,8 +36,7 @@ async function post (url: string, body?: string): Promise<{ status: number, text
 }
 
 async function pinsOn (m: Member): Promise<Set<string>> {
-  const r = await post(`${m.url}/api/v0/pin/ls?stream=true&type=recursive`)
-  return new Set(r.text.split('\n').filter(Boolean).map(l => (JSON.parse(l) as { Cid: string }).Cid))
+  return await recursivePins(m.url)
 }
 
 async function until<T> (what: string, fn: () => Promise<T | undefined>, timeoutMs: number): Promise<T> {
@@ -60,7 +52,7 @@ async function until<T> (what: string, fn: () => Promise<T | undefined>, timeout
 beforeAll(async () => {
   dir = await mkdtemp(join(tmpdir(), 'sc-repair-'))
   const [hubPort, ...ports] = await getFreePorts(4)
-  members = await Promise.all(['a', 'b', 'c'].map(async (n, i) => await startMember(n, ports[i])))
+  members = await Promise.all(['a', 'b', 'c'].map(async (n, i) => await startMember(dir, n, ports[i])))
   hubUrl = `http://127.0.0.1:${hubPort}`
   await writeFile(join(dir, 'topology.yaml'), `version: 1
 hub:
@@ -76,8 +68,7 @@ defaults:
 members:
 ${members.map(m => `  - { name: ${m.name}, kind: kubo, url: ${m.url} }\n`).join('')}passthrough: a
 `)
-  hub = await spawnNode(CLI, ['daemon', '--topology', join(dir, 'topology.yaml'), '--log-level', 'warn'], { name: 'hub', scope: 'file' })
-  await hub.waitForHttp(hubUrl, { timeoutMs: 20_000 })
+  hub = await startHubProcess(join(dir, 'topology.yaml'), hubUrl)
 }, 60_000)
 
 afterAll(async () => {
@@ -106,7 +97,7 @@ describe('repair', () => {
     }, 20_000)
     expect(took).toBeGreaterThanOrEqual(GRACE_MS)
 
-    members[1] = await startMember('b', members[1].port)
+    members[1] = await startMember(dir, 'b', members[1].port)
     // b still holds its old copies: 3 copies > max 2, so the lowest-ranked ones go.
     await until('surplus copies trimmed', async () => {
       const sets = await Promise.all(members.map(async m => await pinsOn(m)))
