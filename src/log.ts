@@ -1,12 +1,11 @@
 /**
  * @module log
  * Structured JSON lines (pino) on stderr. The level comes from the caller (CLI flag) or
- * SUPERCLUSTER_LOG_LEVEL. Each line written while a request is being handled carries its
- * id (`reqId`, see request-context). Header values and anything that looks like a
+ * SUPERCLUSTER_LOG_LEVEL. Lines written for a request carry its id (`reqId`, from
+ * request-context's `logFields`). Header values and anything that looks like a
  * credential are redacted so secrets never reach the log.
  */
 import { pino } from 'pino'
-import { currentRequestId } from './request-context.js'
 
 export type Logger = pino.Logger
 
@@ -17,10 +16,6 @@ export function createLogger (level?: string, destination: number | pino.Destina
   return pino({
     level: level ?? process.env.SUPERCLUSTER_LOG_LEVEL ?? 'info',
     base: { app: 'supercluster' },
-    mixin: () => {
-      const reqId = currentRequestId()
-      return reqId === undefined ? {} : { reqId }
-    },
     redact: { paths: REDACT, censor: '***' },
   }, typeof destination === 'number' ? pino.destination({ fd: destination, sync: false }) : destination)
 }

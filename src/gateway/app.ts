@@ -19,6 +19,7 @@ import type { GatewaySpec } from '../topology/index.js'
 import type { HubComponents } from '../hub/components.js'
 import { parseIpfsPath } from '../hub/cid.js'
 import { listingHtml, noneMatch, parseRange, sniffType, typeByName } from './http.js'
+import { BACKGROUND } from '../request-context.js'
 
 /** A year, as IPFS gateways answer for immutable `/ipfs/` content. */
 const IMMUTABLE = 'public, max-age=29030400, immutable'
@@ -94,7 +95,7 @@ async function serve (c: Context, h: GatewayComponents, spec: GatewaySpec, signa
       etag = `"${resolved.cid}"`
       if (noneMatch(c.req.header('if-none-match'), etag)) return new Response(null, { status: 304, headers: { ...base, ETag: etag } })
     }
-    const res = await m.request('cat', { args: [ipfsPath], query, signal })
+    const res = await m.request('cat', { args: [ipfsPath], query, scope: BACKGROUND, signal })
     if (res.status === 200) return await sendFile(c, m, res, { ipfsPath, query, signal, headers: { ...base, ETag: etag } })
     const text = await readText(res.body, m.name, 64 * 1024)
     if (IS_DIRECTORY.test(text)) return await sendDirectory(c, m, { pathname, ipfsPath, query, signal, headers: { ...base, ETag: etag } })
@@ -120,7 +121,7 @@ async function * candidates (h: GatewayComponents, root: string, spec: GatewaySp
   const probeMs = h.topology.defaults.health.timeoutMs
   const having = await Promise.all(others.map(async m => {
     try {
-      await m.json('block/stat', { args: [root], query: { offline: true }, signal, timeoutMs: probeMs })
+      await m.json('block/stat', { args: [root], query: { offline: true }, scope: BACKGROUND, signal, timeoutMs: probeMs })
       return m
     } catch {
       signal.throwIfAborted()
@@ -135,7 +136,7 @@ type Resolved = { kind: 'ok', cid: string } | { kind: 'missing', message: string
 /** The CID a sub-path names, on one member. */
 async function resolve (m: MemberClient, ipfsPath: string, query: Record<string, boolean>, signal: AbortSignal): Promise<Resolved> {
   try {
-    const r = await m.json<{ Path?: string }>('resolve', { args: [ipfsPath], query, signal })
+    const r = await m.json<{ Path?: string }>('resolve', { args: [ipfsPath], query, scope: BACKGROUND, signal })
     return typeof r.Path === 'string' ? { kind: 'ok', cid: parseIpfsPath(r.Path).root } : { kind: 'skip' }
   } catch (err) {
     signal.throwIfAborted()
@@ -176,7 +177,7 @@ async function sendFile (c: Context, m: MemberClient, res: MemberResponse, init:
   }
   if (range.kind === 'partial') {
     const length = range.end - range.start + 1
-    const part = c.req.method === 'HEAD' ? undefined : await m.request('cat', { args: [init.ipfsPath], query: { ...init.query, offset: range.start, length }, signal: init.signal })
+    const part = c.req.method === 'HEAD' ? undefined : await m.request('cat', { args: [init.ipfsPath], query: { ...init.query, offset: range.start, length }, scope: BACKGROUND, signal: init.signal })
     if (part !== undefined && part.status !== 200) {
       throw new CommandError(`member ${m.name}: ${m.answerError(part, await readText(part.body, m.name, 64 * 1024)).message}`)
     }
@@ -202,11 +203,11 @@ async function sendDirectory (c: Context, m: MemberClient, init: FileInit & { pa
     target.pathname += '/'
     return new Response(null, { status: 301, headers: { ...init.headers, Location: target.pathname + target.search } })
   }
-  const answer = await m.json<{ Objects?: Array<{ Links?: Link[] }> }>('ls', { args: [init.ipfsPath], query: { ...init.query, 'resolve-type': true, size: true }, signal: init.signal })
+  const answer = await m.json<{ Objects?: Array<{ Links?: Link[] }> }>('ls', { args: [init.ipfsPath], query: { ...init.query, 'resolve-type': true, size: true }, scope: BACKGROUND, signal: init.signal })
   const links = answer.Objects?.[0]?.Links ?? []
   if (links.some(l => l.Name === 'index.html' && l.Type !== 1)) {
     const indexPath = `${init.ipfsPath}/index.html`
-    const res = await m.request('cat', { args: [indexPath], query: init.query, signal: init.signal })
+    const res = await m.request('cat', { args: [indexPath], query: init.query, scope: BACKGROUND, signal: init.signal })
     if (res.status === 200) return await sendFile(c, m, res, { ...init, ipfsPath: indexPath })
     await discard(res.body)
   }

@@ -23,6 +23,7 @@ import { CommandError, NotEnoughReplicasError, errorMessage, isLoopRefusal, isMe
 import type { HubComponents } from './components.js'
 import { forwardTo } from './forward.js'
 import { clusterOptions, HUB_ONLY_OPTIONS } from './cluster-options.js'
+import { logFields } from '../request-context.js'
 
 interface AddEvent {
   Name: string
@@ -72,7 +73,7 @@ export async function handleAdd (ctx: CommandContext, h: HubComponents): Promise
   if (!pinning) {
     // Nothing to replicate: one member does the whole thing.
     const member = h.members.get(decision.ranked[0] ?? h.topology.passthrough)!
-    return await forwardTo(ctx.c, member, { command: 'add', query, body: peeked.body, contentType: ctx.contentType, signal: ctx.signal })
+    return await forwardTo(ctx.c, member, { command: 'add', query, body: peeked.body, contentType: ctx.contentType, scope: ctx.scope, signal: ctx.signal })
   }
   const { min, max } = decision.replication
   const targets = decision.ranked.slice(0, max).map(n => h.members.get(n)!)
@@ -96,7 +97,7 @@ export async function handleAdd (ctx: CommandContext, h: HubComponents): Promise
     lane.failure = err
     lane.pass.destroy()
     if (progressLane === lane) progressLane = lanes.find(l => l.alive)
-    h.log.warn({ member: lane.member.name, err: errorMessage(err) }, 'add: member dropped')
+    h.log.warn({ ...logFields(ctx.scope), member: lane.member.name, err: errorMessage(err) }, 'add: member dropped')
   }
 
   /** Emit every position all live members have answered; the majority decides. */
@@ -139,7 +140,7 @@ export async function handleAdd (ctx: CommandContext, h: HubComponents): Promise
 
   const runLane = async (lane: Lane): Promise<void> => {
     try {
-      for await (const ev of lane.member.ndjson<AddEvent>('add', { query, body: lane.pass, contentType: ctx.contentType, signal })) {
+      for await (const ev of lane.member.ndjson<AddEvent>('add', { query, body: lane.pass, contentType: ctx.contentType, scope: ctx.scope, signal })) {
         if (!lane.alive) break // leaving the loop cancels the member's answer
         onEvent(lane, ev)
       }
@@ -193,7 +194,7 @@ export async function handleAdd (ctx: CommandContext, h: HubComponents): Promise
 
   // `silent`: Kubo writes no events at all, only an error if there is one.
   const events = options.silent === true ? (async function * () { for await (const _ of out) { /* dropped */ } })() : out
-  return await sendChannel(ctx.c, events, {}, (err) => { h.log.warn({ err: errorMessage(err) }, 'add failed after output began') })
+  return await sendChannel(ctx.c, events, {}, (err) => { h.log.warn({ ...logFields(ctx.scope), err: errorMessage(err) }, 'add failed after output began') })
 }
 
 async function writeTo (lane: Lane, chunk: Buffer): Promise<void> {

@@ -3,12 +3,12 @@
  * The hub's HTTP surface: the Kubo RPC API under `/api/v0/`, `/metrics` for Prometheus,
  * a small admin API under `/supercluster/v1/`, and the live status page at
  * `/supercluster/ui`. Everything outside those answers Kubo's plain 404. Requests to
- * both APIs pass the via-chain check first (`hub/via`). Every request runs under its
- * request id (the client's `X-Request-Id`, echoed back, or a new one), which log lines
- * and member requests made for it carry.
+ * both APIs pass the via-chain check first (`hub/via`). Every request gets a scope: its
+ * id (the client's `X-Request-Id`, echoed back, or a new one), which log lines and member
+ * requests made for it carry, and its via chain.
  */
 import type { ServerResponse } from 'node:http'
-import { Hono } from 'hono'
+import { Hono, type Context } from 'hono'
 import { anySignal } from 'any-signal'
 import { createKuboApp } from '../kubo/transport.js'
 import { clientConcurrency } from '../kubo/limits.js'
@@ -17,13 +17,13 @@ import { limitsOf, redactUrl } from '../topology/index.js'
 import { errorMessage } from '../errors.js'
 import { redactTopology } from '../topology/index.js'
 import { BREAKER_STATE_VALUE, outcomeOf } from '../metrics.js'
-import { REQUEST_ID_HEADER, requestIdFrom, withRequestId } from '../request-context.js'
+import { BACKGROUND, REQUEST_ID_HEADER, logFields, requestIdFrom, type RequestScope } from '../request-context.js'
 import type { HubComponents } from './components.js'
 import type { StatusReport } from './status-report.js'
 import { hubCommands, passthroughRaw } from './commands.js'
 import { importPins } from './import.js'
 import { pinReport } from './pin-status.js'
-import { VIA_HEADER } from './via.js'
+import { VIA_HEADER, parseVia } from './via.js'
 import { ReplicationCensus } from './census.js'
 import { statusPage, STATUS_PAGE_HEADERS } from './ui.js'
 import { createHubAuth } from './auth.js'
@@ -37,12 +37,15 @@ export interface HubAppOptions {
 export function createHubApp (h: HubComponents, opts: HubAppOptions): Hono {
   const app = new Hono()
   const census = new ReplicationCensus(h.store)
-  app.use('*', async function requestId (c, next) {
+  const scopes = new WeakMap<Request, RequestScope>()
+  const scopeOf = (c: Context): RequestScope => scopes.get(c.req.raw) ?? BACKGROUND
+  app.use('*', async function requestScope (c, next) {
     const supplied = c.req.header(REQUEST_ID_HEADER)
     const id = requestIdFrom(supplied)
     // Echoed only when the client chose it: otherwise the answer keeps Kubo's headers exactly.
     if (id === supplied) (c.env as { outgoing?: ServerResponse } | undefined)?.outgoing?.setHeader('X-Request-Id', id)
-    await withRequestId(id, next)
+    scopes.set(c.req.raw, { id, via: parseVia(c.req.header(VIA_HEADER)) })
+    await next()
   })
   // Before any route: requests over the per-client limit, then unauthenticated ones, stop here.
   const limits = limitsOf(h.topology.hub)
@@ -56,7 +59,10 @@ export function createHubApp (h: HubComponents, opts: HubAppOptions): Hono {
     return c.body(await h.metrics.registry.metrics(), 200, { 'Content-Type': h.metrics.registry.contentType })
   })
   // The admin API refuses loops like the Kubo API does (a hub asks the hubs below it).
-  app.use('/supercluster/v1/*', async function via (c, next) { await h.via.admit(c.req.header(VIA_HEADER), next) })
+  app.use('/supercluster/v1/*', async function via (c, next) {
+    h.via.admit(scopeOf(c).via)
+    await next()
+  })
   app.get('/supercluster/v1/status', async (c) => c.json(await statusReport(h, census)))
   app.get('/supercluster/ui', async (c) => c.html(statusPage(await statusReport(h, census)), 200, STATUS_PAGE_HEADERS))
   // The running topology, secrets redacted (what `topology show` reads from lower hubs).
@@ -69,7 +75,7 @@ export function createHubApp (h: HubComponents, opts: HubAppOptions): Hono {
     const cid = c.req.param('cid')
     const signal = anySignal([c.req.raw.signal, h.shutdown, AbortSignal.timeout(10_000)])
     try {
-      const report = await pinReport(h, cid, { live: c.req.query('live') !== 'false', signal })
+      const report = await pinReport(h, cid, { live: c.req.query('live') !== 'false', signal, scope: scopeOf(c) })
       if (report === undefined) return c.json({ Message: `path '${cid}' is not pinned`, Code: 0, Type: 'error' }, 404)
       return c.json(report)
     } finally {
@@ -89,7 +95,7 @@ export function createHubApp (h: HubComponents, opts: HubAppOptions): Hono {
         const line = (v: unknown): void => { controller.enqueue(encoder.encode(JSON.stringify(v) + '\n')) }
         try {
           let last = 0
-          const result = await importPins(h, m, signal, (p) => {
+          const result = await importPins(h, m, { signal, scope: scopeOf(c) }, (p) => {
             if (Date.now() - last > 200) { last = Date.now(); line(p) }
           })
           line({ ...result, Done: true })
@@ -109,16 +115,17 @@ export function createHubApp (h: HubComponents, opts: HubAppOptions): Hono {
     allowedOrigins: h.topology.hub.apiOrigins,
     fallback: async (raw) => await passthroughRaw(raw, h),
     shutdownSignal: h.shutdown,
-    observe: (command, status, seconds) => {
+    observe: (command, status, seconds, scope) => {
       h.metrics.hubRequests.labels(command, outcomeOf(status)).inc()
       h.metrics.hubRequestDuration.labels(command).observe(seconds)
-      h.log.debug({ command, status, ms: Math.round(seconds * 10_000) / 10 }, 'request')
+      if (h.log.isLevelEnabled('debug')) h.log.debug({ ...logFields(scope), command, status, ms: Math.round(seconds * 10_000) / 10 }, 'request')
     },
-    onError: (err, command) => {
-      h.log.warn({ command, err: errorMessage(err) }, 'command failed')
+    onError: (err, command, scope) => {
+      h.log.warn({ ...logFields(scope), command, err: errorMessage(err) }, 'command failed')
       h.recentErrors.add({ kind: 'request', command, message: errorMessage(err) })
     },
-    admit: async (c, handle) => await h.via.admit(c.req.header(VIA_HEADER), handle),
+    scopeOf,
+    admit: (scope) => { h.via.admit(scope.via) },
     authorize: auth.authorize,
     limits: { maxBodyBytes: limits.maxAddBytes, bodyIdleTimeoutMs: limits.bodyIdleTimeoutMs, maxArgs: limits.maxArgs },
   }, app)

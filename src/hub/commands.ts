@@ -35,6 +35,7 @@ import { parseIpfsPath } from './cid.js'
 import { clusterOptions } from './cluster-options.js'
 import { forwardTo, forwardToFirst, forwardableRequestHeaders } from './forward.js'
 import { LeafIds, distinctMembers, repoStat } from './repo-stat.js'
+import type { RequestScope } from '../request-context.js'
 
 const pathArgs = (name: string, required = true, stdin = false): CommandSpec['args'] => [{ name, required, variadic: true, stdin }]
 
@@ -71,14 +72,14 @@ export function hubCommands (live: HubComponents): Command[] {
       for (const arg of ctx.args) {
         const cid = await resolvePath(ctx, h, arg)
         acked.push(await h.pins.pin(cid, {
-          mode: recursive ? 'recursive' : 'direct', name, metadata: cluster.metadata, replication: cluster.replication, signal: ctx.signal,
+          mode: recursive ? 'recursive' : 'direct', name, metadata: cluster.metadata, replication: cluster.replication, signal: ctx.signal, scope: ctx.scope,
         }))
         pinned.push(cid)
       }
       if (ctx.options.progress !== true) return await sendValue(ctx.c, { Pins: pinned })
       // Kubo counts the blocks and bytes it walked while pinning recursively and, when that
       // is not zero, says so in one line before the Pins; a holder's dag/stat counts the same.
-      const walked = recursive ? await dagTotals(h, pinned, acked, ctx.signal) : undefined
+      const walked = recursive ? await dagTotals(h, pinned, acked, ctx.signal, ctx.scope) : undefined
       return await sendChannel(ctx.c, (async function * () {
         if (walked !== undefined && walked.blocks > 0) yield { Progress: walked.blocks, Bytes: walked.bytes }
         yield { Pins: pinned }
@@ -90,7 +91,7 @@ export function hubCommands (live: HubComponents): Command[] {
         const removed: string[] = []
         for (const arg of ctx.args) {
           const cid = await resolvePath(ctx, h, arg)
-          await h.pins.unpin(cid, ctx.options.recursive !== false, ctx.signal)
+          await h.pins.unpin(cid, ctx.options.recursive !== false, ctx.signal, ctx.scope)
           removed.push(cid)
         }
         return await sendValue(ctx.c, { Pins: removed })
@@ -100,7 +101,7 @@ export function hubCommands (live: HubComponents): Command[] {
       async (ctx, h) => {
         const from = await resolvePath(ctx, h, ctx.args[0])
         const to = await resolvePath(ctx, h, ctx.args[1])
-        await h.pins.update(from, to, ctx.options.unpin !== false, ctx.signal)
+        await h.pins.update(from, to, ctx.options.unpin !== false, ctx.signal, ctx.scope)
         return await sendValue(ctx.c, { Pins: [from, to] })
       }),
 
@@ -152,12 +153,13 @@ export async function passthroughRaw (raw: RawContext, h: HubComponents): Promis
     body: raw.body(),
     contentType: raw.c.req.header('content-type'),
     headers: forwardableRequestHeaders(raw.c),
+    scope: raw.scope,
     signal: raw.signal,
   })
 }
 
 async function passthrough (ctx: CommandContext, h: HubComponents): Promise<Response> {
-  return await passthroughRaw({ c: ctx.c, path: ctx.command, url: ctx.url, signal: ctx.signal, body: ctx.body }, h)
+  return await passthroughRaw({ c: ctx.c, path: ctx.command, url: ctx.url, signal: ctx.signal, scope: ctx.scope, body: ctx.body }, h)
 }
 
 /** The CID a path names; sub-paths are resolved by a member that holds the root. */
@@ -168,7 +170,7 @@ async function resolvePath (ctx: CommandContext, h: HubComponents, arg: string):
   let last: unknown
   for (const m of members) {
     try {
-      const r = await m.json<{ Path?: string }>('resolve', { args: [`/ipfs/${p.root}/${p.rest}`], signal: ctx.signal })
+      const r = await m.json<{ Path?: string }>('resolve', { args: [`/ipfs/${p.root}/${p.rest}`], scope: ctx.scope, signal: ctx.signal })
       if (typeof r.Path === 'string') return parseIpfsPath(r.Path).root
     } catch (err) {
       if (isLoopRefusal(err)) throw err
@@ -183,14 +185,14 @@ async function resolvePath (ctx: CommandContext, h: HubComponents, arg: string):
  * Unique blocks and bytes of the pinned DAGs, as one of each pin's holders counts them
  * (`dag/stat`, offline); undefined when no holder could say.
  */
-async function dagTotals (h: HubComponents, cids: string[], holders: string[][], signal: AbortSignal): Promise<{ blocks: number, bytes: number } | undefined> {
+async function dagTotals (h: HubComponents, cids: string[], holders: string[][], signal: AbortSignal, scope: RequestScope): Promise<{ blocks: number, bytes: number } | undefined> {
   let blocks = 0
   let bytes = 0
   for (const [i, cid] of cids.entries()) {
     const member = holders[i].map(n => h.members.get(n)).find(m => m !== undefined)
     if (member === undefined) return undefined
     try {
-      const stat = await member.json<{ UniqueBlocks?: number, TotalSize?: number }>('dag/stat', { args: [cid], query: { progress: false, offline: true }, signal, timeoutMs: 10_000 })
+      const stat = await member.json<{ UniqueBlocks?: number, TotalSize?: number }>('dag/stat', { args: [cid], query: { progress: false, offline: true }, scope, signal, timeoutMs: 10_000 })
       blocks += stat.UniqueBlocks ?? 0
       bytes += stat.TotalSize ?? 0
     } catch {
@@ -221,7 +223,7 @@ async function routeRead (ctx: CommandContext, h: HubComponents): Promise<Respon
   const query = new URLSearchParams(ctx.url.searchParams)
   query.delete('arg')
   for (const a of ctx.args) query.append('arg', a)
-  return await forwardToFirst(ctx.c, await membersFor(h, root), { command: ctx.command, query, headers: forwardableRequestHeaders(ctx.c), signal: ctx.signal })
+  return await forwardToFirst(ctx.c, await membersFor(h, root), { command: ctx.command, query, headers: forwardableRequestHeaders(ctx.c), scope: ctx.scope, signal: ctx.signal })
 }
 
 async function pinLs (ctx: CommandContext, h: HubComponents): Promise<Response> {
@@ -317,7 +319,7 @@ async function * dagRefs (ctx: CommandContext, h: HubComponents, root: string): 
     const m = h.members.get(name)!
     let yielded = false
     try {
-      for await (const r of m.ndjson<{ Ref?: string, Err?: string }>('refs', { args: [root], query: { recursive: true, unique: true, offline: true }, signal: ctx.signal })) {
+      for await (const r of m.ndjson<{ Ref?: string, Err?: string }>('refs', { args: [root], query: { recursive: true, unique: true, offline: true }, scope: ctx.scope, signal: ctx.signal })) {
         if (r.Err !== undefined && r.Err !== '') throw new CommandError(r.Err)
         if (typeof r.Ref === 'string') {
           yielded = true
@@ -340,7 +342,7 @@ async function repoGc (ctx: CommandContext, h: HubComponents): Promise<Response>
   const members = [...h.members.values()].filter(m => h.monitor.isUp(m.name))
   void Promise.all(members.map(async m => {
     try {
-      for await (const v of m.ndjson('repo/gc', { query: ctx.url.searchParams, signal: ctx.signal })) out.push(v)
+      for await (const v of m.ndjson('repo/gc', { query: ctx.url.searchParams, scope: ctx.scope, signal: ctx.signal })) out.push(v)
     } catch (err) {
       if (isLoopRefusal(err)) loop = err as Error
       errors.push(`${m.name}: ${errorMessage(err)}`)
@@ -363,11 +365,11 @@ async function putAndPin (ctx: CommandContext, h: HubComponents, command: string
   const query = new URLSearchParams(ctx.url.searchParams)
   query.set('pin', 'false')
   const values: Array<Record<string, unknown>> = []
-  for await (const v of first.ndjson<Record<string, unknown>>(command, { query, body: ctx.body(), contentType: ctx.contentType, signal: ctx.signal })) values.push(v)
+  for await (const v of first.ndjson<Record<string, unknown>>(command, { query, body: ctx.body(), contentType: ctx.contentType, scope: ctx.scope, signal: ctx.signal })) values.push(v)
   for (const v of values) {
     const field = v[key]
     const cid = typeof field === 'string' ? field : (field as { '/'?: string } | undefined)?.['/']
-    if (cid !== undefined) await h.pins.pin(cid, { mode: 'recursive', signal: ctx.signal })
+    if (cid !== undefined) await h.pins.pin(cid, { mode: 'recursive', signal: ctx.signal, scope: ctx.scope })
   }
   return await sendChannel(ctx.c, (async function * () { yield * values })())
 }

@@ -11,6 +11,7 @@ import type { MemberClient, MemberResponse } from '../members/client.js'
 import { VIA_HEADER, readText } from '../members/client.js'
 import { commandHeaders, respond } from '../kubo/respond.js'
 import { NoMemberAvailableError } from '../errors.js'
+import type { RequestScope } from '../request-context.js'
 
 /** RFC 9110 hop-by-hop headers, plus ones the forwarder sets itself. */
 const HOP_BY_HOP = new Set([
@@ -75,13 +76,14 @@ export interface ForwardInit {
   body?: Readable
   contentType?: string
   headers?: Record<string, string>
+  scope: RequestScope
   signal: AbortSignal
 }
 
 /** Forward to one member; a member that cannot be reached gives a 502 Kubo error. */
 export async function forwardTo (c: Context, member: MemberClient, init: ForwardInit): Promise<Response> {
   const res = await member.request(init.command, {
-    query: init.query, body: init.body, contentType: init.contentType || undefined, headers: init.headers, signal: init.signal,
+    query: init.query, body: init.body, contentType: init.contentType || undefined, headers: init.headers, scope: init.scope, signal: init.signal,
   })
   return await pipeResponse(c, res)
 }
@@ -97,7 +99,7 @@ export async function forwardToFirst (c: Context, members: MemberClient[], init:
   const last = members.length - 1
   for (const [i, m] of members.entries()) {
     try {
-      const res = await m.request(init.command, { query: init.query, headers: init.headers, signal: init.signal })
+      const res = await m.request(init.command, { query: init.query, headers: init.headers, scope: init.scope, signal: init.signal })
       if (res.status < 500 || res.status === 508 || i === last) return await pipeResponse(c, res)
       // A member's own error ("this dag node is a directory") is the answer; only a member
       // that is failing or lacks the content makes way for the next one.

@@ -7,6 +7,7 @@
  */
 import type { MemberClient } from '../members/client.js'
 import type { HubComponents } from './components.js'
+import type { RequestScope } from '../request-context.js'
 
 export interface ImportProgress {
   Scanned: number
@@ -14,11 +15,11 @@ export interface ImportProgress {
   Known: number
 }
 
-export async function importPins (h: HubComponents, m: MemberClient, signal: AbortSignal, progress: (p: ImportProgress) => void): Promise<ImportProgress> {
+export async function importPins (h: HubComponents, m: MemberClient, { signal, scope }: { signal: AbortSignal, scope: RequestScope }, progress: (p: ImportProgress) => void): Promise<ImportProgress> {
   const p: ImportProgress = { Scanned: 0, Adopted: 0, Known: 0 }
   const { min, max } = h.topology.defaults.replication
   for (const type of ['recursive', 'direct'] as const) {
-    for await (const entry of m.ndjson<{ Cid?: string, Type?: string, Name?: string }>('pin/ls', { query: { type, stream: true, names: true }, signal })) {
+    for await (const entry of m.ndjson<{ Cid?: string, Type?: string, Name?: string }>('pin/ls', { query: { type, stream: true, names: true }, scope, signal })) {
       if (typeof entry.Cid !== 'string') continue
       // A cluster proxy ignores `type` and lists everything in both passes; keep its own word.
       const mode = entry.Type === 'direct' ? 'direct' : entry.Type === 'recursive' ? 'recursive' : type

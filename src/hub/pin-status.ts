@@ -13,6 +13,7 @@ import { liveStatus, type LiveAnswer } from '../members/live-status.js'
 import { errorMessage, isLoopRefusal } from '../errors.js'
 import type { Allocation, PinRecord } from '../state/store.js'
 import type { HubComponents } from './components.js'
+import type { RequestScope } from '../request-context.js'
 
 /** How long a lower hub gets to report on the pin. */
 export const LOWER_HUB_TIMEOUT_MS = 5_000
@@ -30,7 +31,7 @@ export type PinReport = PinRecord & {
 }
 
 /** The report of one pin, or undefined when this hub does not have it. */
-export async function pinReport (h: HubComponents, cid: string, opts: { live: boolean, signal: AbortSignal }): Promise<PinReport | undefined> {
+export async function pinReport (h: HubComponents, cid: string, opts: { live: boolean, signal: AbortSignal, scope: RequestScope }): Promise<PinReport | undefined> {
   const pin = await h.store.get(cid)
   if (pin === undefined) return undefined
   const allocations = await h.store.allocations(cid)
@@ -39,8 +40,8 @@ export async function pinReport (h: HubComponents, cid: string, opts: { live: bo
     const m = h.members.get(a.member)
     if (m === undefined) return [a.member, { status: 'unreachable', error: 'not in the topology', source: 'pin/ls' }] as const
     const [answer, lower] = await Promise.all([
-      liveStatus(m, cid, opts.signal),
-      m.kind === 'hub' ? lowerReport(m, cid, opts.signal) : undefined,
+      liveStatus(m, cid, opts.signal, opts.scope),
+      m.kind === 'hub' ? lowerReport(m, cid, opts.signal, opts.scope) : undefined,
     ])
     return [a.member, { ...answer, ...lower }] as const
   }))
@@ -48,10 +49,10 @@ export async function pinReport (h: HubComponents, cid: string, opts: { live: bo
 }
 
 /** A lower hub's report of the pin, or why there is none; its 508 is thrown. */
-async function lowerReport (m: MemberClient, cid: string, signal: AbortSignal): Promise<Pick<MemberLive, 'hub' | 'hubError'>> {
+async function lowerReport (m: MemberClient, cid: string, signal: AbortSignal, scope: RequestScope): Promise<Pick<MemberLive, 'hub' | 'hubError'>> {
   const bounded = anySignal([signal, AbortSignal.timeout(LOWER_HUB_TIMEOUT_MS)])
   try {
-    const res = await m.adminGet('admin/pins', `/supercluster/v1/pins/${encodeURIComponent(cid)}`, { signal: bounded, timeoutMs: LOWER_HUB_TIMEOUT_MS })
+    const res = await m.adminGet('admin/pins', `/supercluster/v1/pins/${encodeURIComponent(cid)}`, { scope, signal: bounded, timeoutMs: LOWER_HUB_TIMEOUT_MS })
     if (res.status === 200) return { hub: JSON.parse(res.text) as PinReport }
     const err = m.answerError(res, res.text)
     if (isLoopRefusal(err)) throw err

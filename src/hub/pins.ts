@@ -22,7 +22,7 @@ import type { Replication } from '../topology/index.js'
 import type { Logger } from '../log.js'
 import { CommandError, NotEnoughReplicasError, NotPinnedError, UpstreamError, errorMessage, isLoopRefusal } from '../errors.js'
 import { multipartFile } from './multipart.js'
-import { inScope } from './via.js'
+import { logFields, type RequestScope } from '../request-context.js'
 import { memberClient } from './components.js'
 
 export interface PinOptions {
@@ -31,6 +31,8 @@ export interface PinOptions {
   metadata?: Record<string, string>
   replication?: Partial<Replication>
   signal: AbortSignal
+  /** The request the pin is for; its copies finishing after the answer still carry it. */
+  scope: RequestScope
 }
 
 export interface PinServiceComponents {
@@ -82,12 +84,9 @@ export class PinService {
     return q
   }
 
-  /**
-   * Run `task` in the member's queue. It keeps the scope of the request that queued it
-   * (its via chain), whichever task happens to finish before it.
-   */
+  /** Run `task` in the member's queue. */
   async enqueue<T> (member: string, task: () => Promise<T>, opts: { signal: AbortSignal }): Promise<T> {
-    return await this.queue(member).add(inScope(task), { signal: opts.signal })
+    return await this.queue(member).add(task, { signal: opts.signal })
   }
 
   /** A reload changed the member's concurrency: its queue runs that many tasks from now on. */
@@ -145,10 +144,10 @@ export class PinService {
       cid, name, mode: opts.mode, state: 'pinned', metadata: opts.metadata ?? existing?.metadata ?? {},
       replicationMin: min, replicationMax: max,
     }, primary.map(member => ({ member, status: 'queued' as const })))
-    return await this.fanOut(cid, opts.mode, name, min, primary, spares, opts.signal)
+    return await this.fanOut(cid, opts.mode, name, min, primary, spares, opts.signal, opts.scope)
   }
 
-  private async fanOut (cid: string, mode: PinMode, name: string, min: number, primary: string[], spares: string[], request: AbortSignal): Promise<string[]> {
+  private async fanOut (cid: string, mode: PinMode, name: string, min: number, primary: string[], spares: string[], request: AbortSignal, scope: RequestScope): Promise<string[]> {
     // Work continues after the answer; only an unanswered client's disconnect cancels it.
     const work = new AbortController()
     const signal = anySignal([work.signal, this.c.shutdown])
@@ -177,7 +176,7 @@ export class PinService {
       }
       const start = (member: string): void => {
         running++
-        const task = this.enqueue(member, async () => { await this.pinOn(member, cid, mode, name, signal) }, { signal })
+        const task = this.enqueue(member, async () => { await this.pinOn(member, cid, mode, name, signal, scope) }, { signal })
           .then(() => { acked.push(member) }, async (err: unknown) => {
             failures.push(`${member}: ${errorMessage(err)}`)
             if (err instanceof PinWithdrawnError) return
@@ -219,11 +218,11 @@ export class PinService {
   }
 
   /** Pin on one member, copying the DAG from a holder when the member lacks it. */
-  async pinOn (member: string, cid: string, mode: PinMode, name: string, signal: AbortSignal): Promise<void> {
-    await this.track(cid, member, async () => { await this.pinOnMember(member, cid, mode, name, signal) })
+  async pinOn (member: string, cid: string, mode: PinMode, name: string, signal: AbortSignal, scope: RequestScope): Promise<void> {
+    await this.track(cid, member, async () => { await this.pinOnMember(member, cid, mode, name, signal, scope) })
   }
 
-  private async pinOnMember (member: string, cid: string, mode: PinMode, name: string, signal: AbortSignal): Promise<void> {
+  private async pinOnMember (member: string, cid: string, mode: PinMode, name: string, signal: AbortSignal, scope: RequestScope): Promise<void> {
     const m = this.member(member)
     await this.c.store.setAllocation(cid, member, 'pinning')
     const query: Record<string, string | boolean | undefined> = {
@@ -232,13 +231,13 @@ export class PinService {
       // the cluster proxy reads `type`, not `recursive` (ipfs-cluster-proxy.md §1.2)
       type: m.kind === 'cluster-proxy' ? mode : undefined,
     }
-    await this.withContent(m, cid, signal, async () => { await m.json('pin/add', { args: [cid], query, signal }) })
-    if (m.kind === 'cluster-proxy' && m.spec.restApi !== undefined) await this.untilClusterPinned(m, cid, signal)
+    await this.withContent(m, cid, signal, scope, async () => { await m.json('pin/add', { args: [cid], query, signal, scope }) })
+    if (m.kind === 'cluster-proxy' && m.spec.restApi !== undefined) await this.untilClusterPinned(m, cid, signal, scope)
     // An unpin may have run while this member was pinning (the client got its answer at
     // `min`, then unpinned): its pin/rm here could have come first, so undo it here.
     const now = await this.c.store.get(cid)
     if (now === undefined || now.state !== 'pinned') {
-      await this.unpinOnMember(member, cid, mode, signal)
+      await this.unpinOnMember(member, cid, mode, signal, scope)
       throw new PinWithdrawnError(cid)
     }
     await this.c.store.setAllocation(cid, member, 'pinned')
@@ -248,14 +247,14 @@ export class PinService {
    * A cluster proxy answers pin/add once the cluster accepted the pin; with the cluster's
    * REST API known, the allocation becomes `pinned` only when its peers report it pinned.
    */
-  private async untilClusterPinned (m: MemberClient, cid: string, signal: AbortSignal): Promise<void> {
+  private async untilClusterPinned (m: MemberClient, cid: string, signal: AbortSignal, scope: RequestScope): Promise<void> {
     const deadline = Date.now() + m.spec.timeoutMs
-    let last = await liveStatus(m, cid, signal)
+    let last = await liveStatus(m, cid, signal, scope)
     for (let wait = 50; last.status !== 'pinned'; wait = Math.min(wait * 2, 1_000)) {
       if (last.status === 'error') throw new UpstreamError(m.name, `cluster reports ${cid} failed: ${last.error ?? JSON.stringify(last.peers)}`)
       if (Date.now() + wait > deadline) throw new UpstreamError(m.name, `cluster did not report ${cid} pinned within ${m.spec.timeoutMs} ms (last: ${last.status})`)
       await sleep(wait, undefined, { signal })
-      last = await liveStatus(m, cid, signal)
+      last = await liveStatus(m, cid, signal, scope)
     }
   }
 
@@ -263,7 +262,7 @@ export class PinService {
    * Run a member call that needs `cid`'s blocks; if the member lacks them and cannot fetch
    * them, copy the DAG from a member that has it and run the call again.
    */
-  private async withContent (m: MemberClient, cid: string, signal: AbortSignal, call: () => Promise<void>): Promise<void> {
+  private async withContent (m: MemberClient, cid: string, signal: AbortSignal, scope: RequestScope, call: () => Promise<void>): Promise<void> {
     // An online daemon (Kubo, a cluster's peers, a hub over them) asked to pin what it lacks
     // searches the network until the deadline instead of failing, so look first: a member
     // without the root block gets the DAG from one that has it (the store's holders, else
@@ -272,12 +271,12 @@ export class PinService {
     // searching for a minute, so every pin on such a member pays this one round trip.
     // Embedded nodes fail fast, which the fallback below handles without it.
     // The copy is best effort: when it fails the member may still find the content itself.
-    if (m.kind !== 'embedded' && !await this.hasBlock(m, cid, signal)) {
-      const holder = await this.findHolder(cid, m.name, signal)
+    if (m.kind !== 'embedded' && !await this.hasBlock(m, cid, signal, scope)) {
+      const holder = await this.findHolder(cid, m.name, signal, scope)
       if (holder !== undefined) {
-        await this.copyDag(holder, m, cid, signal).catch((err: unknown) => {
+        await this.copyDag(holder, m, cid, signal, scope).catch((err: unknown) => {
           if (signal.aborted) throw err
-          this.c.log.warn({ cid, from: holder.name, to: m.name, err: errorMessage(err) }, 'content copy failed; asking the member to pin anyway')
+          this.c.log.warn({ ...logFields(scope), cid, from: holder.name, to: m.name, err: errorMessage(err) }, 'content copy failed; asking the member to pin anyway')
         })
       }
     }
@@ -285,28 +284,28 @@ export class PinService {
       await call()
     } catch (err) {
       if (!isMissingContent(err)) throw err
-      const holder = await this.findHolder(cid, m.name, signal)
+      const holder = await this.findHolder(cid, m.name, signal, scope)
       if (holder === undefined) throw err
-      await this.copyDag(holder, m, cid, signal)
+      await this.copyDag(holder, m, cid, signal, scope)
       await call()
     }
   }
 
   /** A member that has the content: the store's holders first, then any member that has the root block. */
-  async findHolder (cid: string, except: string, signal: AbortSignal): Promise<MemberClient | undefined> {
+  async findHolder (cid: string, except: string, signal: AbortSignal, scope: RequestScope): Promise<MemberClient | undefined> {
     const known = (await this.c.store.holders(cid)).find(n => n !== except && memberClient(this.c, n) !== undefined && this.c.monitor.isUp(n))
     if (known !== undefined) return this.member(known)
     for (const m of this.c.members.values()) {
       if (m.name === except || !this.c.monitor.isUp(m.name)) continue
-      if (await this.hasBlock(m, cid, signal)) return m
+      if (await this.hasBlock(m, cid, signal, scope)) return m
     }
     return undefined
   }
 
   /** Whether the member has the block locally (`block/stat` with Kubo's `offline` option, no network search). */
-  private async hasBlock (m: MemberClient, cid: string, signal: AbortSignal): Promise<boolean> {
+  private async hasBlock (m: MemberClient, cid: string, signal: AbortSignal, scope: RequestScope): Promise<boolean> {
     try {
-      await m.json('block/stat', { args: [cid], query: { offline: true }, signal, timeoutMs: 5_000 })
+      await m.json('block/stat', { args: [cid], query: { offline: true }, signal, scope, timeoutMs: 5_000 })
       return true
     } catch {
       return false
@@ -314,12 +313,12 @@ export class PinService {
   }
 
   /** Stream `dag/export` from one member into `dag/import` on another; nothing is buffered. */
-  async copyDag (from: MemberClient, to: MemberClient, cid: string, signal: AbortSignal): Promise<void> {
-    this.c.log.info({ cid, from: from.name, to: to.name }, 'copying content between members')
-    const exp = await from.request('dag/export', { args: [cid], signal })
+  async copyDag (from: MemberClient, to: MemberClient, cid: string, signal: AbortSignal, scope: RequestScope): Promise<void> {
+    this.c.log.info({ ...logFields(scope), cid, from: from.name, to: to.name }, 'copying content between members')
+    const exp = await from.request('dag/export', { args: [cid], signal, scope })
     if (exp.status >= 400) throw from.answerError(exp, await readText(exp.body, from.name))
     const body = multipartFile(exp.body, 'dag.car')
-    const imp = await to.request('dag/import', { query: { 'pin-roots': false }, body: body.stream, contentType: body.contentType, signal })
+    const imp = await to.request('dag/import', { query: { 'pin-roots': false }, body: body.stream, contentType: body.contentType, signal, scope })
     if (imp.status >= 400) {
       exp.body.destroy()
       throw to.answerError(imp, await readText(imp.body, to.name))
@@ -334,7 +333,7 @@ export class PinService {
    * asked; the pin row goes once all are done. Members that are down keep an `unpinning`
    * allocation for repair.
    */
-  async unpin (cid: string, recursive: boolean, signal: AbortSignal): Promise<void> {
+  async unpin (cid: string, recursive: boolean, signal: AbortSignal, scope: RequestScope): Promise<void> {
     const { store } = this.c
     const rec = await store.get(cid)
     if (rec === undefined || rec.state !== 'pinned') throw new NotPinnedError()
@@ -345,7 +344,7 @@ export class PinService {
     const results = await Promise.allSettled(allocations.map(async a => {
       await store.setAllocation(cid, a.member, 'unpinning')
       if (!this.c.monitor.isUp(a.member) || memberClient(this.c, a.member) === undefined) return
-      await this.enqueue(a.member, async () => { await this.unpinOn(a.member, cid, rec.mode, signal) }, { signal })
+      await this.enqueue(a.member, async () => { await this.unpinOn(a.member, cid, rec.mode, signal, scope) }, { signal })
     }))
     if ((await store.allocations(cid)).length === 0) await store.deletePin(cid)
     // A loop below is the answer; the tombstone stays for the reconciler.
@@ -353,14 +352,14 @@ export class PinService {
     if (loop !== undefined) throw (loop as PromiseRejectedResult).reason
   }
 
-  async unpinOn (member: string, cid: string, mode: PinMode, signal: AbortSignal): Promise<void> {
-    await this.track(cid, member, async () => { await this.unpinOnMember(member, cid, mode, signal) })
+  async unpinOn (member: string, cid: string, mode: PinMode, signal: AbortSignal, scope: RequestScope): Promise<void> {
+    await this.track(cid, member, async () => { await this.unpinOnMember(member, cid, mode, signal, scope) })
   }
 
-  private async unpinOnMember (member: string, cid: string, mode: PinMode, signal: AbortSignal): Promise<void> {
+  private async unpinOnMember (member: string, cid: string, mode: PinMode, signal: AbortSignal, scope: RequestScope): Promise<void> {
     const m = this.member(member)
     try {
-      await m.json('pin/rm', { args: [cid], query: { recursive: mode === 'recursive' }, signal })
+      await m.json('pin/rm', { args: [cid], query: { recursive: mode === 'recursive' }, signal, scope })
     } catch (err) {
       if (!isNotPinnedAnswer(err)) {
         await this.c.store.setAllocation(cid, member, 'unpinning', errorMessage(err))
@@ -371,7 +370,7 @@ export class PinService {
   }
 
   /** pin/update on the members that hold `from`; the new pin inherits name and replication. */
-  async update (from: string, to: string, unpin: boolean, signal: AbortSignal): Promise<void> {
+  async update (from: string, to: string, unpin: boolean, signal: AbortSignal, scope: RequestScope): Promise<void> {
     const { store } = this.c
     const rec = await store.get(from)
     if (rec === undefined || rec.state !== 'pinned' || rec.mode !== 'recursive') {
@@ -388,7 +387,7 @@ export class PinService {
       const m = this.member(member)
       try {
         await this.enqueue(member, async () => {
-          await this.withContent(m, to, signal, async () => { await m.json('pin/update', { args: [from, to], query: { unpin }, signal }) })
+          await this.withContent(m, to, signal, scope, async () => { await m.json('pin/update', { args: [from, to], query: { unpin }, signal, scope }) })
         }, { signal })
         await store.setAllocation(to, member, 'pinned')
         if (unpin) await store.deleteAllocation(from, member)

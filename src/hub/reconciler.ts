@@ -28,6 +28,7 @@ import type { ReconcileSpec } from '../topology/index.js'
 import { errorMessage } from '../errors.js'
 import { memberClient, type HubComponents } from './components.js'
 import { Balancer, type BalanceRun } from './rebalance.js'
+import { BACKGROUND } from '../request-context.js'
 
 export type ReconcilerComponents = Pick<HubComponents, 'topology' | 'members' | 'retiring' | 'monitor' | 'placement' | 'store' | 'pins' | 'metrics' | 'log' | 'rebalance' | 'shutdown'>
 
@@ -167,8 +168,8 @@ export class Reconciler {
     }
     try {
       await pins.enqueue(a.member, async () => {
-        if (unpin) await pins.unpinOn(a.member, a.cid, pin.mode, this.c.shutdown)
-        else await pins.pinOn(a.member, a.cid, pin.mode, pin.name, this.c.shutdown)
+        if (unpin) await pins.unpinOn(a.member, a.cid, pin.mode, this.c.shutdown, BACKGROUND)
+        else await pins.pinOn(a.member, a.cid, pin.mode, pin.name, this.c.shutdown, BACKGROUND)
       }, { signal: this.c.shutdown })
       this.c.metrics.repairs.labels(a.member, unpin ? 'unpin' : 'repin').inc()
       if (unpin && pin.state === 'unpinning' && (await store.allocations(a.cid)).length === 0) await store.deletePin(a.cid)
@@ -221,7 +222,7 @@ export class Reconciler {
       // Kubo lists recursive and direct pins separately; a cluster proxy ignores `type` and
       // lists its whole pinset both times, which only repeats harmless checks.
       for (const type of ['recursive', 'direct']) {
-        for await (const entry of m.ndjson<{ Cid?: string }>('pin/ls', { query: { type, stream: true }, signal: this.c.shutdown })) {
+        for await (const entry of m.ndjson<{ Cid?: string }>('pin/ls', { query: { type, stream: true }, scope: BACKGROUND, signal: this.c.shutdown })) {
           if (typeof entry.Cid !== 'string') continue
           const cid = entry.Cid
           const pin = await store.get(cid)

@@ -17,6 +17,7 @@ import type { MemberClient } from '../members/client.js'
 import { addU64, parseLeaves, parseRepoStat, LEAVES_FIELD, type RepoLeaf } from '../members/repo-stat.js'
 import { errorMessage, isLoopRefusal } from '../errors.js'
 import type { HubComponents } from './components.js'
+import { logFields, type RequestScope } from '../request-context.js'
 
 /** How long a member's peer ID is trusted before it is asked again (a member may be re-initialised). */
 const ID_TTL_MS = 10 * 60_000
@@ -34,13 +35,13 @@ export class LeafIds {
     this.hubId = hubId
   }
 
-  async of (m: MemberClient, signal: AbortSignal): Promise<string> {
+  async of (m: MemberClient, signal: AbortSignal, scope: RequestScope): Promise<string> {
     if (m.kind === 'cluster-proxy' || m.kind === 'hub' || m.urls.length > 1) return this.byUrl(m)
     const cached = this.known.get(m.name)
     if (cached !== undefined && Date.now() < cached.until) return cached.id
     let id: string | undefined
     try {
-      const { ID } = await m.json<{ ID?: unknown }>('id', { signal, timeoutMs: ID_TIMEOUT_MS })
+      const { ID } = await m.json<{ ID?: unknown }>('id', { scope, signal, timeoutMs: ID_TIMEOUT_MS })
       if (typeof ID === 'string' && ID !== '') id = ID
     } catch {
       signal.throwIfAborted()
@@ -74,23 +75,23 @@ export async function repoStat (ctx: CommandContext, h: HubComponents, distinct:
   const sizeOnly = ctx.options['size-only'] === true
   // Identities matter only where leaves can repeat: asked by a hub, or with hubs below.
   // Otherwise the members, distinct already, go by name and no `id` is asked.
-  const fromHub = h.via.inbound().length > 0
+  const fromHub = ctx.scope.via.length > 0
   const identify = fromHub || distinct.some(m => m.kind === 'hub')
   let failed = 0
   const answers = await Promise.all(distinct.map(async (m): Promise<RepoLeaf[]> => {
     if (!h.monitor.isUp(m.name)) { failed++; return [] }
     try {
-      const res = await m.small('repo/stat', { query: { 'size-only': sizeOnly }, signal: ctx.signal })
+      const res = await m.small('repo/stat', { query: { 'size-only': sizeOnly }, scope: ctx.scope, signal: ctx.signal })
       if (res.status >= 400) throw m.answerError(res, res.text)
       const below = parseLeaves(res.text)
       if (below !== undefined) return below
       const stat = parseRepoStat(res.text)
-      return [{ Id: identify ? await ids.of(m, ctx.signal) : `member:${m.name}`, RepoSize: stat.RepoSize, StorageMax: stat.StorageMax, NumObjects: stat.NumObjects }]
+      return [{ Id: identify ? await ids.of(m, ctx.signal, ctx.scope) : `member:${m.name}`, RepoSize: stat.RepoSize, StorageMax: stat.StorageMax, NumObjects: stat.NumObjects }]
     } catch (err) {
       ctx.signal.throwIfAborted()
       if (isLoopRefusal(err)) throw err
       failed++
-      h.log.warn({ member: m.name, err: errorMessage(err) }, 'repo/stat failed on member')
+      h.log.warn({ ...logFields(ctx.scope), member: m.name, err: errorMessage(err) }, 'repo/stat failed on member')
       return []
     }
   }))

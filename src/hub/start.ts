@@ -27,7 +27,6 @@ import { createHubApp } from './app.js'
 import { ViaChain } from './via.js'
 import { applyTopology, type ReloadFactory, type TopologyChange } from './reload.js'
 import { RecentErrors } from './recent-errors.js'
-import { currentRequestId } from '../request-context.js'
 import { errorMessage } from '../errors.js'
 
 export interface RunningHub {
@@ -76,8 +75,7 @@ export async function createHubComponents (topology: Topology, opts: StartHubOpt
   let monitor: HealthMonitor | undefined
   const factory: ReloadFactory = {
     client: (spec) => new MemberClient(spec, {
-      viaHeader: () => via.outbound(),
-      requestId: currentRequestId,
+      viaHeader: (scope) => via.outbound(scope),
       observe: (member, command, outcome, seconds) => {
         metrics.memberRequests.labels(member, command, outcome).inc()
         metrics.memberRequestDuration.labels(member, command).observe(seconds)

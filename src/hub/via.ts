@@ -6,16 +6,14 @@
  * a chain `hub.max_depth` long, refuses with 508 before asking any member, so a loop in a
  * topology costs one hop, not an explosion.
  *
- * The chain is set once per inbound request (in the request context, around the
- * handler) and read where member requests are built, so fan-out, passthrough, pin queues
- * and the add tee all carry it without passing it along by hand. Work outside a request
- * (reconciler, health probes) and a plain client's request have no chain and send this
- * hub's id alone.
+ * The chain is read once per inbound request into its scope (request-context), which
+ * travels with the request's AbortSignal to every member request made for it: fan-out,
+ * passthrough, pin queues and the add tee. Work outside a request (reconciler, health
+ * probes) and a plain client's request have no chain and send this hub's id alone.
  */
-import { AsyncResource } from 'node:async_hooks'
 import { LoopDetectedError } from '../errors.js'
 import { VIA_HEADER } from '../members/client.js'
-import { currentVia, withVia } from '../request-context.js'
+import type { RequestScope } from '../request-context.js'
 
 export { VIA_HEADER }
 
@@ -54,37 +52,18 @@ export class ViaChain {
     return undefined
   }
 
-  /**
-   * Run the handling of one inbound request: refused with LoopDetectedError when its
-   * chain says so, else `run` with the chain in the request context (a client's request
-   * has none to add).
-   */
-  async admit<T> (header: string | null | undefined, run: () => Promise<T>): Promise<T> {
-    const chain = parseVia(header)
-    if (chain.length === 0) return await run()
+  /** Throws the 508 the chain earns (and counts it); returns when the request may pass. */
+  admit (chain: readonly string[]): void {
+    if (chain.length === 0) return
     const refused = this.refusal(chain)
-    if (refused !== undefined) {
-      this.init.onReject?.(refused.reason)
-      throw refused
-    }
-    return await withVia(chain, run)
+    if (refused === undefined) return
+    this.init.onReject?.(refused.reason)
+    throw refused
   }
 
-  /** The chain of the request being handled; empty for a client's request and for background work. */
-  inbound (): readonly string[] {
-    return currentVia()
+  /** The header value for a member request made for `scope`: its chain and this hub. */
+  outbound (scope: RequestScope): string {
+    const id = this.init.hub().id
+    return scope.via.length === 0 ? id : `${scope.via.join(',')},${id}`
   }
-
-  /** The header value for a member request made now: the inbound chain and this hub. */
-  outbound (): string {
-    return [...this.inbound(), this.init.hub().id].join(',')
-  }
-}
-
-/**
- * `fn` bound to the caller's request scope. Work handed to a queue runs whenever the
- * queue gets to it, in the scope of whatever finished before; bound, it keeps its own.
- */
-export function inScope<A extends unknown[], R> (fn: (...args: A) => R): (...args: A) => R {
-  return AsyncResource.bind(fn)
 }

@@ -18,6 +18,7 @@ import { errorResponse } from './respond.js'
 import { multipartEntries } from './multipart.js'
 import { checkArgs, parseGoDuration, parseQuery, type CommandSpec, type OptionValues } from './options.js'
 import { BodyGuard, type BodyLimits } from './limits.js'
+import { BACKGROUND, type RequestScope } from '../request-context.js'
 
 export const API_PREFIX = '/api/v0/'
 
@@ -28,6 +29,8 @@ export interface CommandContext {
   options: OptionValues
   /** Fires on client disconnect, `timeout`, or shutdown; `signal.reason` says which. */
   signal: AbortSignal
+  /** The request's id and via chain, for the member requests made for it. */
+  scope: RequestScope
   /** The raw request URL (query included), for forwarding. */
   url: URL
   /** Content-Type of the request body ('' when none). */
@@ -49,6 +52,7 @@ export interface RawContext {
   path: string
   url: URL
   signal: AbortSignal
+  scope: RequestScope
   body: () => Readable
 }
 
@@ -63,14 +67,16 @@ export interface KuboAppOptions {
   /** Aborts every in-flight request when it fires. */
   shutdownSignal?: AbortSignal
   /** Called with each finished request for metrics: command and outcome. */
-  observe?: (command: string, status: number, seconds: number) => void
+  observe?: (command: string, status: number, seconds: number, scope: RequestScope) => void
   /** Called for errors that had to go into a trailer, or unexpected failures. */
-  onError?: (err: unknown, command: string) => void
+  onError?: (err: unknown, command: string, scope: RequestScope) => void
+  /** The request's scope (default BACKGROUND: an embedded node asks no members). */
+  scopeOf?: (c: Context) => RequestScope
   /**
-   * Wraps the handling of each request that passed the method and CSRF checks: may refuse
-   * it by throwing (the hub's loop check) or run it in a scope of its own.
+   * Called for each request that passed the method and CSRF checks, before anything
+   * runs: refuses it by throwing (the hub's loop check).
    */
-  admit?: (c: Context, handle: () => Promise<Response>) => Promise<Response>
+  admit?: (scope: RequestScope) => void
   /**
    * Called after the method and CSRF checks with the command that would run (its spec
    * path, or the decoded path of a forwarded one); throws to refuse (hub.auth roles).
@@ -118,6 +124,7 @@ export function createKuboApp (opts: KuboAppOptions, app: Hono = new Hono()): Ho
     // The metric label: a known command, `passthrough`, or `invalid`; never the raw path,
     // which any client can vary without bound.
     let command = 'invalid'
+    const scope = opts.scopeOf?.(c) ?? BACKGROUND
     let res: Response
     try {
       // Decoded once, as Go's r.URL.Path is: `pin%2Fadd` is pin/add here too, for routing
@@ -138,24 +145,26 @@ export function createKuboApp (opts: KuboAppOptions, app: Hono = new Hono()): Ho
       guard.checkLength(c.req.header('content-length'))
       if (found !== undefined) command = found.command.spec.path
       else if (opts.fallback !== undefined) command = 'passthrough'
-      const handle = async (): Promise<Response> => {
-        const { signal, dispose } = requestSignal(c, inflight)
-        try {
-          if (found !== undefined) return await run(c, found, url, signal, guard, opts.limits?.maxArgs)
-          if (opts.fallback === undefined) throw new CommandNotFoundError()
+      opts.admit?.(scope)
+      const { signal, dispose } = requestSignal(c, inflight)
+      try {
+        if (found !== undefined) {
+          res = await run(c, found, url, signal, scope, guard, opts.limits?.maxArgs)
+        } else if (opts.fallback !== undefined) {
           // Forwarded re-encoded, so a decoded `?` or `#` stays part of the path.
-          return await opts.fallback({ c, path: path.split('/').map(encodeURIComponent).join('/'), url, signal, body: () => guard.wrap(requestBody(c)) })
-        } finally {
-          dispose()
+          res = await opts.fallback({ c, path: path.split('/').map(encodeURIComponent).join('/'), url, signal, scope, body: () => guard.wrap(requestBody(c)) })
+        } else {
+          throw new CommandNotFoundError()
         }
+      } finally {
+        dispose()
       }
-      res = opts.admit === undefined ? await handle() : await opts.admit(c, handle)
     } catch (err) {
       // A body over the limit or stalled fails whatever was reading it; the cause is the answer.
       res = errorResponse(guard.error ?? err)
-      if (res.status >= 500) opts.onError?.(err, command)
+      if (res.status >= 500) opts.onError?.(err, command, scope)
     }
-    opts.observe?.(command, res.status, (performance.now() - started) / 1000)
+    opts.observe?.(command, res.status, (performance.now() - started) / 1000, scope)
     return res
   })
   return app
@@ -168,7 +177,7 @@ export function createKuboApp (opts: KuboAppOptions, app: Hono = new Hono()): Ho
 const DEADLINE_PREFIX: Record<string, string> = { 'pin/add': 'pin', 'pin/update': 'pin' }
 
 /** Parse a resolved command's arguments and options, apply `timeout`, and run it. */
-async function run (c: Context, found: { command: Command, pathArg?: string }, url: URL, signal: AbortSignal, guard: BodyGuard, maxArgs = 0): Promise<Response> {
+async function run (c: Context, found: { command: Command, pathArg?: string }, url: URL, signal: AbortSignal, scope: RequestScope, guard: BodyGuard, maxArgs = 0): Promise<Response> {
   const { spec, handler } = found.command
   const { args, options } = parseQuery(spec, url.searchParams, found.pathArg)
   const contentType = c.req.header('content-type') ?? ''
@@ -187,7 +196,7 @@ async function run (c: Context, found: { command: Command, pathArg?: string }, u
 
   const timeout = options.timeout
   if (typeof timeout !== 'string' || timeout === '') {
-    return await handler({ c, command: spec.path, args, options, signal, url, contentType, body })
+    return await handler({ c, command: spec.path, args, options, signal, scope, url, contentType, body })
   }
   const ms = parseGoDuration(timeout)
   if (ms === undefined) throw new BadRequestError(`time: invalid duration "${timeout}"`)
@@ -195,7 +204,7 @@ async function run (c: Context, found: { command: Command, pathArg?: string }, u
   const timer = setTimeout(() => { deadline.abort(new DeadlineExceededError(DEADLINE_PREFIX[spec.path])) }, Math.max(0, ms))
   const runSignal = anySignal([signal, deadline.signal])
   try {
-    return await handler({ c, command: spec.path, args, options, signal: runSignal, url, contentType, body })
+    return await handler({ c, command: spec.path, args, options, signal: runSignal, scope, url, contentType, body })
   } catch (err) {
     // Whatever the handler saw when its signal fired, the cause is the deadline or the client.
     const reason: unknown = runSignal.reason

@@ -15,10 +15,13 @@ import {
   UpstreamError, UpstreamProtocolError, UpstreamTimeoutError, UpstreamUnreachableError, errorMessage,
 } from '../errors.js'
 import type { MemberKind, MemberSpec } from '../topology/index.js'
+import type { RequestScope } from '../request-context.js'
 
 export type QueryInit = URLSearchParams | Record<string, string | number | boolean | undefined | string[]>
 
 export interface MemberRequest {
+  /** The request this call is made for (its id and via chain), or BACKGROUND. */
+  scope: RequestScope
   args?: string[]
   query?: QueryInit
   body?: Readable | Uint8Array | string
@@ -42,10 +45,8 @@ export interface MemberResponse {
 }
 
 export interface MemberClientInit {
-  /** Hub ids this request has passed, for loop detection in hierarchies. */
-  viaHeader?: () => string
-  /** The id of the client request this call serves, sent as `x-request-id`. */
-  requestId?: () => string | undefined
+  /** The via header for a call made for `scope`, for loop detection in hierarchies. */
+  viaHeader?: (scope: RequestScope) => string
   /** Observes each finished call: member, command, outcome, seconds. */
   observe?: (member: string, command: string, outcome: 'ok' | 'error', seconds: number) => void
   /** Told about transport failures and successes, for health. */
@@ -131,7 +132,7 @@ export class MemberClient {
    * Send a request and resolve with the response head; the body stream is the caller's.
    * Delivery failures move on to the next endpoint when the body can be replayed.
    */
-  async request (command: string, req: MemberRequest = {}): Promise<MemberResponse> {
+  async request (command: string, req: MemberRequest): Promise<MemberResponse> {
     const started = performance.now()
     return await this.attempt(command, rpcPath(command, req), req, started, async (ep, path, headers) => {
       const res = await ep.pool.request({
@@ -154,7 +155,7 @@ export class MemberClient {
    * through undici's dispatch API: no response stream objects, which are most of the
    * cost of a small call. Answers above `limit` bytes fail.
    */
-  async small (command: string, req: MemberRequest = {}, limit = 4 * 1024 * 1024): Promise<SmallAnswer> {
+  async small (command: string, req: MemberRequest, limit = 4 * 1024 * 1024): Promise<SmallAnswer> {
     return await this.smallAt(command, rpcPath(command, req), 'POST', req, limit)
   }
 
@@ -162,7 +163,7 @@ export class MemberClient {
    * GET a path of a hub member's own API (`/supercluster/v1/...`), collected like `small`,
    * with the same headers, via chain and failover; `label` names it in the metrics.
    */
-  async adminGet (label: string, path: string, req: Pick<MemberRequest, 'signal' | 'timeoutMs'> = {}, limit = 4 * 1024 * 1024): Promise<SmallAnswer> {
+  async adminGet (label: string, path: string, req: Pick<MemberRequest, 'scope' | 'signal' | 'timeoutMs'>, limit = 4 * 1024 * 1024): Promise<SmallAnswer> {
     return await this.smallAt(label, path, 'GET', req, limit)
   }
 
@@ -214,10 +215,9 @@ export class MemberClient {
     const replayable = !(req.body instanceof Readable)
     const headers: Record<string, string> = { ...this.headers, ...req.headers }
     if (req.contentType !== undefined) headers['content-type'] = req.contentType
-    const via = this.init.viaHeader?.()
+    const via = this.init.viaHeader?.(req.scope)
     if (via !== undefined && via !== '') headers[VIA_HEADER] = via
-    const requestId = this.init.requestId?.()
-    if (requestId !== undefined) headers['x-request-id'] = requestId
+    if (req.scope.id !== undefined) headers['x-request-id'] = req.scope.id
     const failures: Error[] = []
     for (const ep of this.order()) {
       req.signal?.throwIfAborted()
@@ -244,7 +244,7 @@ export class MemberClient {
   }
 
   /** A single JSON value; a Kubo error answer becomes an UpstreamError carrying its message. */
-  async json<T = unknown> (command: string, req: MemberRequest = {}): Promise<T> {
+  async json<T = unknown> (command: string, req: MemberRequest): Promise<T> {
     const res = await this.small(command, req)
     if (res.status >= 400) throw this.answerError(res, res.text)
     const text = res.text
@@ -258,7 +258,7 @@ export class MemberClient {
   }
 
   /** NDJSON values, streamed; the trailer error (if any) is thrown at the end. */
-  async * ndjson<T = unknown> (command: string, req: MemberRequest = {}): AsyncGenerator<T> {
+  async * ndjson<T = unknown> (command: string, req: MemberRequest): AsyncGenerator<T> {
     const res = await this.request(command, req)
     if (res.status >= 400) throw this.answerError(res, await readText(res.body, this.name))
     yield * parseNdjson<T>(res, this.name, command)
@@ -320,11 +320,11 @@ function tlsOptions (spec: MemberSpec): { ca: string } | undefined {
   }
 }
 
-function rpcPath (command: string, req: MemberRequest): string {
+function rpcPath (command: string, req: Pick<MemberRequest, 'args' | 'query'>): string {
   return `/api/v0/${command}?${buildQuery(req).toString()}`
 }
 
-export function buildQuery (req: MemberRequest): URLSearchParams {
+export function buildQuery (req: Pick<MemberRequest, 'args' | 'query'>): URLSearchParams {
   const q = new URLSearchParams()
   for (const a of req.args ?? []) q.append('arg', a)
   const init = req.query

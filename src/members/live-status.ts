@@ -9,6 +9,7 @@
 import { request } from 'undici'
 import type { MemberClient } from './client.js'
 import { errorMessage } from '../errors.js'
+import type { RequestScope } from '../request-context.js'
 
 export type LiveStatus = 'pinned' | 'pinning' | 'queued' | 'unpinned' | 'unpinning' | 'error' | 'unreachable'
 
@@ -37,10 +38,10 @@ export function summariseCluster (statuses: string[]): LiveStatus {
   return 'queued'
 }
 
-export async function liveStatus (m: MemberClient, cid: string, signal: AbortSignal): Promise<LiveAnswer> {
+export async function liveStatus (m: MemberClient, cid: string, signal: AbortSignal, scope: RequestScope): Promise<LiveAnswer> {
   if (m.kind === 'cluster-proxy' && m.spec.restApi !== undefined) return await clusterStatus(m, cid, signal)
   try {
-    const res = await m.small('pin/ls', { args: [cid], query: { type: 'all' }, signal })
+    const res = await m.small('pin/ls', { args: [cid], query: { type: 'all' }, signal, scope })
     if (res.status === 200) return { status: 'pinned', source: 'pin/ls' }
     const text = res.text
     if (/not pinned|is not part of the pinset/.test(text)) return { status: 'unpinned', source: 'pin/ls' }

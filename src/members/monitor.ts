@@ -18,6 +18,7 @@ import { anySignal } from 'any-signal'
 import type { MemberClient } from './client.js'
 import { parseRepoStat } from './repo-stat.js'
 import { errorMessage, isLoopRefusal } from '../errors.js'
+import { BACKGROUND } from '../request-context.js'
 
 export interface HealthSettings {
   intervalMs: number
@@ -232,13 +233,13 @@ export class HealthMonitor {
     const started = performance.now()
     try {
       // A hub that refuses with 508 (a loop, or past its depth cap) answered: it is up.
-      await m.json('version', { signal, timeoutMs: this.settings.timeoutMs, probe: true }).catch((err: unknown) => {
+      await m.json('version', { scope: BACKGROUND, signal, timeoutMs: this.settings.timeoutMs, probe: true }).catch((err: unknown) => {
         if (!isLoopRefusal(err)) throw err
       })
       const seconds = (performance.now() - started) / 1000
       h.latency = h.latency === undefined ? seconds : h.latency * 0.8 + seconds * 0.2
       try {
-        const res = await m.small('repo/stat', { query: { 'size-only': true }, signal, timeoutMs: this.settings.timeoutMs, probe: true })
+        const res = await m.small('repo/stat', { query: { 'size-only': true }, scope: BACKGROUND, signal, timeoutMs: this.settings.timeoutMs, probe: true })
         if (res.status < 400) {
           const stat = parseRepoStat(res.text)
           h.repoSize = stat.RepoSize

@@ -9,6 +9,7 @@ import { TopologyRefusedError } from '../../src/errors.js'
 import { statusReport } from '../../src/hub/app.js'
 import { ReplicationCensus } from '../../src/hub/census.js'
 import { testHub, type TestHub } from './helpers.js'
+import { BACKGROUND } from '../../src/request-context.js'
 
 let hub: TestHub | undefined
 
@@ -56,7 +57,7 @@ describe('applyTopology', () => {
     expect(request.members.get('m1')).toBe(m1)
     expect(request.placement).not.toBe(t.h.placement)
     // The old client still answers what was sent through it.
-    expect(await m1!.json('version', { signal: AbortSignal.timeout(5_000) })).toMatchObject({ Version: expect.any(String) })
+    expect(await m1!.json('version', { scope: BACKGROUND, signal: AbortSignal.timeout(5_000) })).toMatchObject({ Version: expect.any(String) })
   })
 
   it('takes a removed member out of placement at once and retires it once it holds nothing', async () => {

@@ -5,10 +5,11 @@
  * reaches the client untouched: no failover, no spare, no breaker count.
  */
 import { afterEach, describe, expect, it } from 'vitest'
-import PQueue from 'p-queue'
 import { testHub, multipart, type TestHub } from './helpers.js'
 import { HELLO_WORLD } from '../fixtures/cids.js'
-import { ViaChain, inScope, parseVia } from '../../src/hub/via.js'
+import { eventually } from '../fixtures/wait.js'
+import { ViaChain, parseVia } from '../../src/hub/via.js'
+import { BACKGROUND } from '../../src/request-context.js'
 
 let hub: TestHub | undefined
 afterEach(async () => { await hub?.close(); hub = undefined })
@@ -44,28 +45,20 @@ describe('ViaChain', () => {
     expect(deep?.message).toMatch(/hub\.max_depth 3/)
   })
 
-  it('sends the inbound chain plus its own id, and its own id alone outside a request', async () => {
-    expect(via.outbound()).toBe('me')
-    expect(await via.admit('top,mid', async () => via.outbound())).toBe('top,mid,me')
-    expect(await via.admit(undefined, async () => via.outbound())).toBe('me')
-    expect(via.outbound()).toBe('me')
+  it('sends the inbound chain plus its own id, and its own id alone for background work', () => {
+    expect(via.outbound(BACKGROUND)).toBe('me')
+    expect(via.outbound({ id: 'r1', via: ['top', 'mid'] })).toBe('top,mid,me')
+    expect(via.outbound({ id: 'r2', via: [] })).toBe('me')
   })
 
-  it('keeps each queued task in the scope of the request that queued it', async () => {
-    const q = new PQueue({ concurrency: 1 })
-    let release!: () => void
-    const gate = new Promise<void>(resolve => { release = resolve })
+  it('admits an empty or clean chain, throws the refusal and counts it otherwise', () => {
     const seen: string[] = []
-    const fromHub = via.admit('up', async () => {
-      await q.add(inScope(async () => { await gate; seen.push(via.outbound()) }))
-      // queued behind the first, started when it finishes: still this request's scope
-      await q.add(inScope(async () => { seen.push(via.outbound()) }))
-    })
-    // queued by background work while the hub's request holds the queue
-    const background = q.add(inScope(async () => { seen.push(via.outbound()) }))
-    release()
-    await Promise.all([fromHub, background])
-    expect(seen).toEqual(['up,me', 'me', 'up,me'])
+    const counting = new ViaChain({ hub: () => ({ id: 'me', maxDepth: 3 }), onReject: (reason) => { seen.push(reason) } })
+    expect(() => { counting.admit([]) }).not.toThrow()
+    expect(() => { counting.admit(['top']) }).not.toThrow()
+    expect(() => { counting.admit(['top', 'me']) }).toThrow(/request loop/)
+    expect(() => { counting.admit(['a', 'b', 'c']) }).toThrow(/too deep/)
+    expect(seen).toEqual(['loop', 'depth'])
   })
 })
 
@@ -116,6 +109,17 @@ describe('the chain on member requests', () => {
       expect(viaOf(hub, i, 'add')).toEqual(['top,test-hub'])
     }
     expect(viaOf(hub, 0, 'swarm/peers')).toEqual(['top,test-hub'])
+  })
+
+  it('carries it on the copies that finish after the answer (min 1, max 3)', async () => {
+    hub = await testHub({ replication: { min: 1, max: 3 } })
+    const t = hub
+    expect((await t.post(`/api/v0/pin/add?arg=${HELLO_WORLD.v0}`, { headers: { 'x-supercluster-via': 'top', 'x-request-id': 'req-bg' } })).status).toBe(200)
+    await eventually(async () => { expect(total(t, 'pin/add')).toBe(3) })
+    for (const i of [0, 1, 2]) {
+      expect(viaOf(t, i, 'pin/add')).toEqual(['top,test-hub'])
+      expect(t.mocks[i].requests.filter(r => r.path === 'pin/add').map(r => r.headers['x-request-id'])).toEqual(['req-bg'])
+    }
   })
 
   it('sends this hub alone for a client\'s request and for background work', async () => {
