@@ -19,6 +19,7 @@ import { redactTopology } from '../topology/index.js'
 import { BREAKER_STATE_VALUE, outcomeOf } from '../metrics.js'
 import { BACKGROUND, REQUEST_ID_HEADER, logFields, requestIdFrom, type RequestScope } from '../request-context.js'
 import type { HubComponents } from './components.js'
+import type { AllocationStatus } from '../state/store.js'
 import type { StatusReport } from './status-report.js'
 import { hubCommands, passthroughRaw } from './commands.js'
 import { importPins } from './import.js'
@@ -132,7 +133,7 @@ export function createHubApp (h: HubComponents, opts: HubAppOptions): Hono {
 }
 
 async function refreshGauges (h: HubComponents, census: ReplicationCensus): Promise<void> {
-  const [counts, pending, short] = await Promise.all([h.store.countsByMember(), h.store.pendingSummary(), census.underReplicated()])
+  const [counts, pending, short] = await Promise.all([allocationCounts(h), h.store.pendingSummary(), census.underReplicated()])
   h.metrics.memberPins.reset()
   for (const row of counts) h.metrics.memberPins.labels(row.member, row.status).set(row.count)
   h.metrics.intentsPending.set(pending.count)
@@ -150,6 +151,30 @@ async function refreshGauges (h: HubComponents, census: ReplicationCensus): Prom
   }
 }
 
+/**
+ * Allocations per member and status, with the pins being driven right now counted as
+ * `pinning`: the store keeps them `queued` (or `error`, on a retry) until they are pinned.
+ */
+async function allocationCounts (h: HubComponents): Promise<Array<{ member: string, status: AllocationStatus, count: number }>> {
+  const counts = new Map<string, Map<AllocationStatus, number>>()
+  const add = (member: string, status: AllocationStatus, n: number): void => {
+    const of = counts.get(member) ?? new Map<AllocationStatus, number>()
+    of.set(status, (of.get(status) ?? 0) + n)
+    counts.set(member, of)
+  }
+  for (const row of await h.store.countsByMember()) add(row.member, row.status, row.count)
+  for (const [member, of] of counts) {
+    let busy = h.pins.pinningOn(member)
+    for (const status of ['queued', 'error'] as const) {
+      const moved = Math.min(of.get(status) ?? 0, busy)
+      busy -= moved
+      add(member, status, -moved)
+      add(member, 'pinning', moved)
+    }
+  }
+  return [...counts].flatMap(([member, of]) => [...of].filter(([, n]) => n > 0).map(([status, count]) => ({ member, status, count })))
+}
+
 function ageSeconds (since: number | undefined): number {
   return since === undefined ? 0 : Math.max(0, (Date.now() - since) / 1000)
 }
@@ -161,7 +186,7 @@ function ageSeconds (since: number | undefined): number {
  * the last errors.
  */
 export async function statusReport (h: HubComponents, census: ReplicationCensus): Promise<StatusReport> {
-  const [rows, pending, short] = await Promise.all([h.store.countsByMember(), h.store.pendingSummary(), census.underReplicated()])
+  const [rows, pending, short] = await Promise.all([allocationCounts(h), h.store.pendingSummary(), census.underReplicated()])
   const counts = new Map<string, Record<string, number>>()
   for (const row of rows) {
     const c = counts.get(row.member) ?? {}

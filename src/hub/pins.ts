@@ -69,6 +69,8 @@ export class PinService {
   private readonly tasks = new Set<Promise<unknown>>()
   /** `<cid> <member>` of every member call under way. */
   private readonly inFlight = new Set<string>()
+  /** Pins under way per member: the allocations in the store still say `queued`. */
+  private readonly pinning = new Map<string, number>()
 
   constructor (components: PinServiceComponents) {
     this.c = components
@@ -217,14 +219,29 @@ export class PinService {
     }
   }
 
-  /** Pin on one member, copying the DAG from a holder when the member lacks it. */
+  /** How many pins this hub is driving onto the member right now. */
+  pinningOn (member: string): number {
+    return this.pinning.get(member) ?? 0
+  }
+
+  /**
+   * Pin on one member, copying the DAG from a holder when the member lacks it. That the
+   * work is under way lives in memory only: after a crash the allocation is `queued`
+   * (or `error`) in the store either way, and the reconciler drives it again.
+   */
   async pinOn (member: string, cid: string, mode: PinMode, name: string, signal: AbortSignal, scope: RequestScope): Promise<void> {
-    await this.track(cid, member, async () => { await this.pinOnMember(member, cid, mode, name, signal, scope) })
+    this.pinning.set(member, this.pinningOn(member) + 1)
+    try {
+      await this.track(cid, member, async () => { await this.pinOnMember(member, cid, mode, name, signal, scope) })
+    } finally {
+      const left = this.pinningOn(member) - 1
+      if (left > 0) this.pinning.set(member, left)
+      else this.pinning.delete(member)
+    }
   }
 
   private async pinOnMember (member: string, cid: string, mode: PinMode, name: string, signal: AbortSignal, scope: RequestScope): Promise<void> {
     const m = this.member(member)
-    await this.c.store.setAllocation(cid, member, 'pinning')
     const query: Record<string, string | boolean | undefined> = {
       recursive: mode === 'recursive',
       name: name !== '' ? name : undefined,

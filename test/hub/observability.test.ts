@@ -18,6 +18,7 @@ import { renderStatus, statusPage, STATUS_PAGE_HEADERS } from '../../src/hub/ui.
 import type { StatusReport } from '../../src/hub/status-report.js'
 import { HELLO_WORLD } from '../fixtures/cids.js'
 import { testHub } from './helpers.js'
+import { until } from '../fixtures/wait.js'
 import { parseTopology } from '../../src/topology/index.js'
 import { createHubComponents } from '../../src/hub/start.js'
 import { createHubApp } from '../../src/hub/app.js'
@@ -38,6 +39,23 @@ describe('recent errors', () => {
     expect(ring.list()).toEqual([])
     for (let i = 1; i <= 5; i++) ring.add({ kind: 'member', member: `m${i}`, message: `e${i}` }, i)
     expect(ring.list().map(e => [e.at, e.member, e.message])).toEqual([[5, 'm5', 'e5'], [4, 'm4', 'e4'], [3, 'm3', 'e3']])
+  })
+})
+
+describe('pins being driven', () => {
+  it('count as pinning on the status page and in member_pins while the store keeps them queued', async () => {
+    const hub = await testHub({ replication: { min: 1, max: 1 } })
+    onTestFinished(async () => { await hub.close() })
+    for (const m of hub.mocks) m.setFault('pin/add', { kind: 'delay', ms: 1_500 })
+    const pinned = hub.post(`/api/v0/pin/add?arg=${HELLO_WORLD.v0}`)
+    const member = await until('the pin to reach a member', async () => hub.mocks.find(m => m.count('pin/add') > 0)?.name)
+    const during = await (await hub.app.request('/supercluster/v1/status')).json() as StatusReport
+    expect(during.members.find(m => m.name === member)?.pins).toEqual({ pinning: 1 })
+    expect((await hub.h.store.allocations(HELLO_WORLD.v0)).map(a => a.status)).toEqual(['queued'])
+    expect(await (await hub.app.request('/metrics')).text()).toContain(`supercluster_member_pins{member="${member}",status="pinning"} 1`)
+    expect((await pinned).status).toBe(200)
+    const after = await (await hub.app.request('/supercluster/v1/status')).json() as StatusReport
+    expect(after.members.find(m => m.name === member)?.pins).toEqual({ pinned: 1 })
   })
 })
 
