@@ -21,7 +21,7 @@
  * reload during the request leaves it with the members and placement it began with.
  */
 import { pushable } from 'it-pushable'
-import type { Command, CommandContext, RawContext } from '../kubo/transport.js'
+import { hasRequestBody, type Command, type CommandContext, type RawContext } from '../kubo/transport.js'
 import { sendChannel, sendValue } from '../kubo/respond.js'
 import type { CommandSpec } from '../kubo/options.js'
 import { ADD_OPTIONS, PIN_ADD_OPTIONS, PIN_LS_OPTIONS, VERSION_OPTIONS, versionInfo } from '../kubo/specs.js'
@@ -144,22 +144,27 @@ export function hubCommands (live: HubComponents): Command[] {
   ]
 }
 
-/** Forward any other command to the passthrough member, streaming both ways. */
-export async function passthroughRaw (raw: RawContext, h: HubComponents): Promise<Response> {
+/**
+ * Forward any other command to the passthrough member, streaming both ways; `label` names
+ * it in the member metrics (an unknown command's path must not).
+ */
+export async function passthroughRaw (raw: RawContext, h: HubComponents, label = 'passthrough'): Promise<Response> {
   const member = h.members.get(h.topology.passthrough)!
   return await forwardTo(raw.c, member, {
     command: raw.path,
     query: raw.url.searchParams,
-    body: raw.body(),
+    // A request without a body is forwarded without one (not as an empty chunked upload).
+    body: raw.hasBody ? raw.body() : undefined,
     contentType: raw.c.req.header('content-type'),
     headers: forwardableRequestHeaders(raw.c),
     scope: raw.scope,
     signal: raw.signal,
+    metricLabel: label,
   })
 }
 
 async function passthrough (ctx: CommandContext, h: HubComponents): Promise<Response> {
-  return await passthroughRaw({ c: ctx.c, path: ctx.command, url: ctx.url, signal: ctx.signal, scope: ctx.scope, body: ctx.body }, h)
+  return await passthroughRaw({ c: ctx.c, path: ctx.command, url: ctx.url, signal: ctx.signal, scope: ctx.scope, hasBody: hasRequestBody(ctx.c), body: ctx.body }, h, ctx.command)
 }
 
 /** The CID a path names; sub-paths are resolved by a member that holds the root. */

@@ -34,10 +34,10 @@ export function forwardableRequestHeaders (c: Context): Record<string, string> {
   return out
 }
 
-/** Copy a member's answer to the client as a stream, trailer included. */
-export async function pipeResponse (c: Context, res: MemberResponse): Promise<Response> {
+/** The client's headers for a member's answer: end-to-end ones as they are, the CORS ones the hub's. */
+function answerHeaders (from: Record<string, string | string[] | undefined>): Record<string, string> {
   const headers: Record<string, string> = {}
-  for (const [k, v] of Object.entries(res.headers)) {
+  for (const [k, v] of Object.entries(from)) {
     const key = k.toLowerCase()
     if (v === undefined || (HOP_BY_HOP.has(key) && key !== 'content-length')) continue
     if (key === 'x-request-id') continue // a hub member's echo of ours: the hub answers for its own request id
@@ -46,7 +46,7 @@ export async function pipeResponse (c: Context, res: MemberResponse): Promise<Re
   }
   // The trailer is declared only where the member declared it (Kubo does on every command
   // answer, not on its router's 404); a body of known length keeps its length.
-  if (res.headers.trailer !== undefined) {
+  if (from.trailer !== undefined) {
     headers.trailer = 'X-Stream-Error'
     delete headers['content-length']
     // The CORS headers of a command answer are the hub's own (the cluster proxy adds its
@@ -57,8 +57,13 @@ export async function pipeResponse (c: Context, res: MemberResponse): Promise<Re
     headers['access-control-expose-headers'] = own['Access-Control-Expose-Headers']
   }
   headers.vary ??= 'Origin'
+  return headers
+}
+
+/** Copy a member's answer to the client as a stream, trailer included. */
+export async function pipeResponse (c: Context, res: MemberResponse): Promise<Response> {
   return await respond(c, async (e) => {
-    e.start(headers, res.status)
+    e.start(answerHeaders(res.headers), res.status)
     try {
       for await (const chunk of res.body) await e.write(chunk as Buffer)
     } catch (err) {
@@ -78,14 +83,25 @@ export interface ForwardInit {
   headers?: Record<string, string>
   scope: RequestScope
   signal: AbortSignal
+  /** The member metrics' command label when `command` is a client's path (see MemberRequest). */
+  metricLabel?: string
 }
 
-/** Forward to one member; a member that cannot be reached gives a 502 Kubo error. */
+/**
+ * Forward to one member, its answer streamed to the client as it arrives; a member that
+ * cannot be reached gives a 502 Kubo error.
+ */
 export async function forwardTo (c: Context, member: MemberClient, init: ForwardInit): Promise<Response> {
-  const res = await member.request(init.command, {
-    query: init.query, body: init.body, contentType: init.contentType || undefined, headers: init.headers, scope: init.scope, signal: init.signal,
+  return await respond(c, async (e) => {
+    const trailers = await member.stream(init.command, {
+      query: init.query, body: init.body, contentType: init.contentType || undefined, headers: init.headers, scope: init.scope, signal: init.signal, metricLabel: init.metricLabel,
+    }, {
+      start: (status, headers) => { e.start(answerHeaders(headers), status) },
+      write: (chunk) => e.write(chunk),
+    })
+    const t = trailers['x-stream-error']
+    if (t !== undefined && t !== '') e.setTrailers({ 'X-Stream-Error': t })
   })
-  return await pipeResponse(c, res)
 }
 
 /**

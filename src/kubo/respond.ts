@@ -87,8 +87,11 @@ export function errorResponse (err: unknown, options: { command?: boolean } = {}
 /** Writes one response, streaming, with a trailer for errors after the status line. */
 export interface Emitter {
   start (headers: Record<string, string>, status?: number): void
-  /** Resolves once the chunk is accepted (waits for drain: backpressure). */
-  write (chunk: Uint8Array | string): Promise<void>
+  /**
+   * Takes a chunk; returns a promise to wait on when the client is not keeping up
+   * (backpressure), undefined when the next chunk may follow at once.
+   */
+  write (chunk: Uint8Array | string): Promise<void> | undefined
   /** Trailers to send at the end (forwarded from a member); Node only. */
   setTrailers (trailers: Record<string, string>): void
 }
@@ -129,22 +132,21 @@ async function produceToNode (out: ServerResponse, produce: Producer, onLateErro
       out.writeHead(status, headers)
       started = true
     },
-    async write (chunk) {
-      if (out.destroyed) throw new Error('client closed the connection')
+    write (chunk) {
+      if (out.destroyed) return Promise.reject(new Error('client closed the connection'))
       const ok = flushHeld()
       held = chunk
       if (!flushScheduled) {
         flushScheduled = true
         setImmediate(() => { flushScheduled = false; flushHeld() })
       }
-      if (!ok) {
-        await new Promise<void>((resolve, reject) => {
-          const done = (): void => { out.off('drain', done); out.off('close', closed); resolve() }
-          const closed = (): void => { out.off('drain', done); out.off('close', closed); reject(new Error('client closed the connection')) }
-          out.on('drain', done)
-          out.on('close', closed)
-        })
-      }
+      if (ok) return undefined
+      return new Promise<void>((resolve, reject) => {
+        const done = (): void => { out.off('drain', done); out.off('close', closed); resolve() }
+        const closed = (): void => { out.off('drain', done); out.off('close', closed); reject(new Error('client closed the connection')) }
+        out.on('drain', done)
+        out.on('close', closed)
+      })
     },
   }
   const finish = (): void => {
@@ -179,8 +181,9 @@ async function produceToWeb (produce: Producer, onLateError?: (err: unknown) => 
         started = true
         resolve(new Response(stream, { status, headers }))
       },
-      async write (chunk) {
+      write (chunk) {
         controller.enqueue(typeof chunk === 'string' ? enc.encode(chunk) : chunk)
+        return undefined
       },
     }
     produce(emitter).then(() => {

@@ -53,6 +53,8 @@ export interface RawContext {
   url: URL
   signal: AbortSignal
   scope: RequestScope
+  /** Whether the request has a body at all (a length above 0, or chunked). */
+  hasBody: boolean
   body: () => Readable
 }
 
@@ -152,7 +154,7 @@ export function createKuboApp (opts: KuboAppOptions, app: Hono = new Hono()): Ho
           res = await run(c, found, url, signal, scope, guard, opts.limits?.maxArgs)
         } else if (opts.fallback !== undefined) {
           // Forwarded re-encoded, so a decoded `?` or `#` stays part of the path.
-          res = await opts.fallback({ c, path: path.split('/').map(encodeURIComponent).join('/'), url, signal, scope, body: () => guard.wrap(requestBody(c)) })
+          res = await opts.fallback({ c, path: path.split('/').map(encodeURIComponent).join('/'), url, signal, scope, hasBody: hasRequestBody(c), body: () => guard.wrap(requestBody(c)) })
         } else {
           throw new CommandNotFoundError()
         }
@@ -299,6 +301,14 @@ function requestSignal (c: Context, inflight: Set<AbortController>): { signal: A
   const onAbort = (): void => { ac.abort(new AbortedError('client closed the connection')) }
   web.addEventListener('abort', onAbort, { once: true })
   return { signal: ac.signal, dispose: () => { web.removeEventListener('abort', onAbort); inflight.delete(ac) } }
+}
+
+/** Whether a body follows the head: a Content-Length above 0, or a chunked (or other) transfer coding. */
+export function hasRequestBody (c: Context): boolean {
+  const incoming = (c.env as { incoming?: IncomingMessage } | undefined)?.incoming
+  if (incoming === undefined) return c.req.raw.body !== null
+  const length = incoming.headers['content-length']
+  return incoming.headers['transfer-encoding'] !== undefined || (length !== undefined && length !== '0')
 }
 
 function requestBody (c: Context): Readable {

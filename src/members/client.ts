@@ -32,6 +32,11 @@ export interface MemberRequest {
   timeoutMs?: number
   /** A health probe: its outcome is the monitor's own, not reported as traffic. */
   probe?: boolean
+  /**
+   * The command's name in the metrics when it is not one of a known set: a passed-through
+   * path is the client's to choose, and a label must not grow without bound.
+   */
+  metricLabel?: string
 }
 
 export interface MemberResponse {
@@ -51,6 +56,14 @@ export interface MemberClientInit {
   observe?: (member: string, command: string, outcome: 'ok' | 'error', seconds: number) => void
   /** Told about transport failures and successes, for health. */
   onTransport?: (member: string, ok: boolean, err?: Error) => void
+}
+
+/** Where `stream` hands an answer as it arrives. */
+export interface AnswerSink {
+  /** The member's status and headers, once, before any data. Throwing aborts the call. */
+  start (status: number, headers: Record<string, string | string[] | undefined>): void
+  /** A chunk of the body; a returned promise holds the next one back until it settles. */
+  write (chunk: Buffer): Promise<void> | undefined
 }
 
 /** A whole (small) answer, collected. */
@@ -134,7 +147,7 @@ export class MemberClient {
    */
   async request (command: string, req: MemberRequest): Promise<MemberResponse> {
     const started = performance.now()
-    return await this.attempt(command, rpcPath(command, req), req, started, async (ep, path, headers) => {
+    return await this.attempt(req.metricLabel ?? command, rpcPath(command, req), req, started, async (ep, path, headers) => {
       const res = await ep.pool.request({
         path,
         method: 'POST',
@@ -145,9 +158,64 @@ export class MemberClient {
         bodyTimeout: req.timeoutMs,
       } as Dispatcher.RequestOptions)
       const outcome = res.statusCode < 400 ? 'ok' : 'error'
-      res.body.once('close', () => this.init.observe?.(this.name, command, outcome, (performance.now() - started) / 1000))
+      res.body.once('close', () => this.init.observe?.(this.name, req.metricLabel ?? command, outcome, (performance.now() - started) / 1000))
       return { status: res.statusCode, headers: res.headers, body: res.body as unknown as Readable, trailers: res.trailers, endpoint: ep.url }
     })
+  }
+
+  /**
+   * Send a request and hand its answer to `sink` as it arrives, through undici's dispatch
+   * API: no response stream object and no async iteration per chunk, which are most of
+   * the cost of a small passed-through answer. Delivery failures before the answer began
+   * fail over as in `request`; resolves with the trailers once the body ended, rejects on
+   * a failure after the answer began (the sink has seen its head by then).
+   */
+  async stream (command: string, req: MemberRequest, sink: AnswerSink): Promise<Record<string, string>> {
+    const started = performance.now()
+    let status = 0
+    const trailers = await this.attempt(req.metricLabel ?? command, rpcPath(command, req), req, started, async (ep, path, headers) => await new Promise<Record<string, string>>((resolve, reject) => {
+      const signal = req.signal
+      let began = false
+      let onAbort: (() => void) | undefined
+      const done = (): void => { if (onAbort !== undefined) signal?.removeEventListener('abort', onAbort) }
+      ep.pool.dispatch({
+        origin: ep.origin,
+        path,
+        method: 'POST',
+        headers,
+        body: req.body ?? null,
+        headersTimeout: req.timeoutMs,
+        bodyTimeout: req.timeoutMs,
+      }, {
+        onRequestStart (controller) {
+          if (signal === undefined) return
+          if (signal.aborted) { controller.abort(signal.reason); return }
+          onAbort = () => { controller.abort(signal.reason) }
+          signal.addEventListener('abort', onAbort, { once: true })
+        },
+        onResponseStart (controller, statusCode, h) {
+          status = statusCode
+          began = true
+          try {
+            sink.start(statusCode, h)
+          } catch (err) {
+            controller.abort(err as Error)
+          }
+        },
+        onResponseData (controller, chunk) {
+          const wait = sink.write(chunk)
+          if (wait === undefined) return
+          controller.pause()
+          wait.then(() => { controller.resume() }, (err: Error) => { controller.abort(err) })
+        },
+        onResponseEnd (_controller, t) { done(); resolve(t as Record<string, string>) },
+        // Once the answer began, a failure is the answer's: mapped here, so the endpoint
+        // loop does not send the request again to another endpoint.
+        onResponseError: (_controller, err) => { done(); reject(began ? this.mapError(err) : err) },
+      })
+    }))
+    this.init.observe?.(this.name, req.metricLabel ?? command, status < 400 ? 'ok' : 'error', (performance.now() - started) / 1000)
+    return trailers
   }
 
   /**

@@ -17,6 +17,7 @@ import { startHub, type RunningHub } from '../../src/hub/start.js'
 import { silentLogger } from '../../src/log.js'
 import { multipart } from './helpers.js'
 import { collect } from '../fixtures/wait.js'
+import { rawBlocksCar } from '../fixtures/content.js'
 
 interface Setup { hub: RunningHub, mocks: KuboMock[], dir: string }
 let setup: Setup | undefined
@@ -76,6 +77,47 @@ describe('errors after the 200 go into the X-Stream-Error trailer', () => {
     // whichever members were placed, the store lists exactly those that finished
     expect(new Set((await s.hub.components.store.holders(root)))).toEqual(placed)
     expect(placed.has('m0')).toBe(false)
+  })
+})
+
+describe('passthrough', () => {
+  function carForm (car: Uint8Array): { body: Uint8Array, headers: Record<string, string> } {
+    const boundary = 'pt-boundary'
+    const body = Buffer.concat([
+      Buffer.from(`--${boundary}\r\nContent-Disposition: form-data; name="file"; filename="c.car"\r\nContent-Type: application/octet-stream\r\n\r\n`),
+      Buffer.from(car),
+      Buffer.from(`\r\n--${boundary}--\r\n`),
+    ])
+    return { body, headers: { 'content-type': `multipart/form-data; boundary=${boundary}` } }
+  }
+
+  it('streams the body to the member and its answer back; a break mid-answer ends in the trailer', async () => {
+    const s = await start({ replication: { min: 1, max: 1 } })
+    const { car } = await rawBlocksCar(40, 'passthrough')
+    const ok = await post(s, '/api/v0/dag/import?pin-roots=false&stats=true', carForm(car))
+    expect(ok.status).toBe(200)
+    expect(JSON.parse(ok.text.trim().split('\n').at(-1)!)).toMatchObject({ Stats: { BlockCount: 40 } })
+    expect(ok.trailers['x-stream-error'] ?? '').toBe('')
+    s.mocks[0].setFault('dag/import', { kind: 'truncate', afterBytes: 3, times: 1 })
+    const cut = await post(s, '/api/v0/dag/import?pin-roots=false&stats=true', carForm(car))
+    expect(cut.status).toBe(200)
+    expect(cut.text).toHaveLength(3)
+    expect(cut.trailers['x-stream-error']).toMatch(/m0/)
+    expect((await post(s, '/api/v0/dag/import?pin-roots=false', carForm(car))).status).toBe(200)
+  })
+
+  it('forwards a request without a body without one, and a member it cannot reach is a 502', async () => {
+    const s = await start({ replication: { min: 1, max: 1 } })
+    const res = await post(s, '/api/v0/swarm/peers')
+    expect(res.status).toBe(404)
+    const seen = s.mocks[0].requests.filter(r => r.path === 'swarm/peers')
+    expect(seen).toHaveLength(1)
+    expect(seen[0].headers['transfer-encoding']).toBeUndefined()
+    expect(seen[0].headers['content-length'] ?? '0').toBe('0')
+    await s.mocks[0].close()
+    const down = await post(s, '/api/v0/swarm/peers')
+    expect(down.status).toBe(502)
+    expect(JSON.parse(down.text)).toMatchObject({ Type: 'error', Message: expect.stringMatching(/m0/) })
   })
 })
 
