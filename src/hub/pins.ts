@@ -248,7 +248,7 @@ export class PinService {
       // the cluster proxy reads `type`, not `recursive` (ipfs-cluster-proxy.md §1.2)
       type: m.kind === 'cluster-proxy' ? mode : undefined,
     }
-    await this.withContent(m, cid, signal, scope, async () => { await m.json('pin/add', { args: [cid], query, signal, scope }) })
+    await this.withContent(m, cid, signal, scope, async (offline) => { await m.json('pin/add', { args: [cid], query: { ...query, offline: offline || undefined }, signal, scope }) })
     if (m.kind === 'cluster-proxy' && m.spec.restApi !== undefined) await this.untilClusterPinned(m, cid, signal, scope)
     // An unpin may have run while this member was pinning (the client got its answer at
     // `min`, then unpinned): its pin/rm here could have come first, so undo it here.
@@ -276,36 +276,45 @@ export class PinService {
   }
 
   /**
-   * Run a member call that needs `cid`'s blocks; if the member lacks them and cannot fetch
-   * them, copy the DAG from a member that has it and run the call again.
+   * Run a member call that needs `cid`'s blocks; if the member lacks them, copy the DAG
+   * from a member that has it and run the call again. `offline` tells the call to ask the
+   * member to use only what it has.
    */
-  private async withContent (m: MemberClient, cid: string, signal: AbortSignal, scope: RequestScope, call: () => Promise<void>): Promise<void> {
+  private async withContent (m: MemberClient, cid: string, signal: AbortSignal, scope: RequestScope, call: (offline: boolean) => Promise<void>): Promise<void> {
     // An online daemon (Kubo, a cluster's peers, a hub over them) asked to pin what it lacks
-    // searches the network until the deadline instead of failing, so look first: a member
-    // without the root block gets the DAG from one that has it (the store's holders, else
-    // any member that has the root block, such as the one a block/put just wrote to).
-    // Skipping the look for content the store knows no holder of left real clusters
-    // searching for a minute, so every pin on such a member pays this one round trip.
-    // Embedded nodes fail fast, which the fallback below handles without it.
-    // The copy is best effort: when it fails the member may still find the content itself.
-    if (m.kind !== 'embedded' && !await this.hasBlock(m, cid, signal, scope)) {
+    // searches the network until the deadline instead of failing. Kubo takes its global
+    // `offline` option on the pin itself and then fails fast, so content it has costs one
+    // round trip. Cluster proxies and hubs do not pass that option on, so they are asked
+    // first whether they have the root block (skipping this left real clusters searching
+    // for a minute). Embedded nodes fail fast by themselves.
+    const offline = m.kind === 'kubo'
+    if (m.kind !== 'embedded' && !offline && !await this.hasBlock(m, cid, signal, scope)) {
       const holder = await this.findHolder(cid, m.name, signal, scope)
-      if (holder !== undefined) {
-        await this.copyDag(holder, m, cid, signal, scope).catch((err: unknown) => {
-          if (signal.aborted) throw err
-          this.c.log.warn({ ...logFields(scope), cid, from: holder.name, to: m.name, err: errorMessage(err) }, 'content copy failed; asking the member to pin anyway')
-        })
-      }
+      if (holder !== undefined) await this.copyBestEffort(holder, m, cid, signal, scope)
     }
     try {
-      await call()
+      await call(offline)
     } catch (err) {
       if (!isMissingContent(err)) throw err
       const holder = await this.findHolder(cid, m.name, signal, scope)
-      if (holder === undefined) throw err
-      await this.copyDag(holder, m, cid, signal, scope)
-      await call()
+      if (holder === undefined) {
+        if (!offline) throw err
+        // No member has it: the daemon may still find it on its own network.
+        await call(false)
+        return
+      }
+      if (offline) await this.copyBestEffort(holder, m, cid, signal, scope)
+      else await this.copyDag(holder, m, cid, signal, scope)
+      await call(false)
     }
+  }
+
+  /** A copy whose failure is logged, not thrown: the member, online, may still find the content itself. */
+  private async copyBestEffort (from: MemberClient, to: MemberClient, cid: string, signal: AbortSignal, scope: RequestScope): Promise<void> {
+    await this.copyDag(from, to, cid, signal, scope).catch((err: unknown) => {
+      if (signal.aborted) throw err
+      this.c.log.warn({ ...logFields(scope), cid, from: from.name, to: to.name, err: errorMessage(err) }, 'content copy failed; asking the member to pin anyway')
+    })
   }
 
   /** A member that has the content: the store's holders first, then any member that has the root block. */
@@ -404,7 +413,7 @@ export class PinService {
       const m = this.member(member)
       try {
         await this.enqueue(member, async () => {
-          await this.withContent(m, to, signal, scope, async () => { await m.json('pin/update', { args: [from, to], query: { unpin }, signal, scope }) })
+          await this.withContent(m, to, signal, scope, async (offline) => { await m.json('pin/update', { args: [from, to], query: { unpin, offline: offline || undefined }, signal, scope }) })
         }, { signal })
         await store.setAllocation(to, member, 'pinned')
         if (unpin) await store.deleteAllocation(from, member)

@@ -6,6 +6,7 @@ import { afterEach, describe, expect, it } from 'vitest'
 import { testHub, multipart, lines, type TestHub } from './helpers.js'
 import { HELLO_WORLD, makeCids } from '../fixtures/cids.js'
 import { collect } from '../fixtures/wait.js'
+import { request } from 'undici'
 
 let hub: TestHub | undefined
 afterEach(async () => { await hub?.close(); hub = undefined })
@@ -256,6 +257,41 @@ describe('pins', () => {
     expect(holders(hub, cid)).toHaveLength(3)
     const bad = await hub.post(`/api/v0/pin/add?arg=${cid}&replication-min=3&replication-max=2`)
     expect(bad.status).toBe(400)
+  })
+})
+
+describe('content on Kubo members', () => {
+  const asked = (t: TestHub, name: string, cmd: string): Array<string | null> =>
+    t.mocks.find(m => m.name === name)!.requests.filter(r => r.path === cmd).map(r => r.query.get('offline'))
+
+  it('pins content a member has with one offline pin/add: no probe, no copy', async () => {
+    hub = await testHub({ replication: { min: 1, max: 1 } })
+    const cid = makeCids(1)[0]
+    const [target] = hub.h.placement.place({ key: cid }).ranked
+    hub.mocks.find(m => m.name === target)!.blocks.add(cid)
+    expect((await hub.post(`/api/v0/pin/add?arg=${cid}`)).status).toBe(200)
+    expect(asked(hub, target, 'pin/add')).toEqual(['true'])
+    expect(hub.mocks.reduce((n, m) => n + m.count('block/stat') + m.count('dag/export'), 0)).toBe(0)
+  })
+
+  it('copies from a holder when the offline pin fails, then pins; with no holder anywhere, pins online', async () => {
+    hub = await testHub({ replication: { min: 1, max: 1 }, mock: { fetchable: false } })
+    const cid = HELLO_WORLD.v0
+    const [nowhere] = makeCids(1)
+    const [target, holder] = hub.h.placement.place({ key: cid }).ranked
+    const { body, contentType } = multipart([{ name: 'hello.txt', content: HELLO_WORLD.text }])
+    const added = await request(`${hub.mocks.find(m => m.name === holder)!.url}/api/v0/add?pin=false`, { method: 'POST', body, headers: { 'content-type': contentType } })
+    expect(await added.body.text()).toContain(cid)
+    expect((await hub.post(`/api/v0/pin/add?arg=${cid}`)).status).toBe(200)
+    expect(asked(hub, target, 'pin/add')).toEqual(['true', null])
+    expect(hub.mocks.find(m => m.name === holder)!.count('dag/export')).toBe(1)
+    expect(hub.mocks.find(m => m.name === target)!.pins.has(cid)).toBe(true)
+
+    const [first] = hub.h.placement.place({ key: nowhere }).ranked
+    const res = await hub.post(`/api/v0/pin/add?arg=${nowhere}`)
+    expect(res.status).toBe(500)
+    expect(asked(hub, first, 'pin/add')).toEqual(['true', null])
+    expect((await res.json() as { Message: string }).Message).toMatch(/could not find/)
   })
 })
 

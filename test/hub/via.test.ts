@@ -105,7 +105,8 @@ describe('the chain on member requests', () => {
     expect((await hub.post('/api/v0/add', { body, headers: { ...headers, 'content-type': contentType } })).status).toBe(200)
     await hub.post('/api/v0/swarm/peers', { headers })
     for (const i of [0, 1, 2]) {
-      expect(viaOf(hub, i, 'pin/add')).toEqual(['top,test-hub'])
+      // Kubo members are asked offline first, then (lacking the content) online: both carry it.
+      expect(new Set(viaOf(hub, i, 'pin/add'))).toEqual(new Set(['top,test-hub']))
       expect(viaOf(hub, i, 'add')).toEqual(['top,test-hub'])
     }
     expect(viaOf(hub, 0, 'swarm/peers')).toEqual(['top,test-hub'])
@@ -115,10 +116,10 @@ describe('the chain on member requests', () => {
     hub = await testHub({ replication: { min: 1, max: 3 } })
     const t = hub
     expect((await t.post(`/api/v0/pin/add?arg=${HELLO_WORLD.v0}`, { headers: { 'x-supercluster-via': 'top', 'x-request-id': 'req-bg' } })).status).toBe(200)
-    await eventually(async () => { expect(total(t, 'pin/add')).toBe(3) })
+    await eventually(async () => { expect(t.mocks.filter(m => m.pins.has(HELLO_WORLD.v0))).toHaveLength(3) })
     for (const i of [0, 1, 2]) {
-      expect(viaOf(t, i, 'pin/add')).toEqual(['top,test-hub'])
-      expect(t.mocks[i].requests.filter(r => r.path === 'pin/add').map(r => r.headers['x-request-id'])).toEqual(['req-bg'])
+      expect(new Set(viaOf(t, i, 'pin/add'))).toEqual(new Set(['top,test-hub']))
+      expect(new Set(t.mocks[i].requests.filter(r => r.path === 'pin/add').map(r => r.headers['x-request-id']))).toEqual(new Set(['req-bg']))
     }
   })
 
@@ -127,7 +128,7 @@ describe('the chain on member requests', () => {
     expect((await hub.post(`/api/v0/pin/add?arg=${HELLO_WORLD.v0}`)).status).toBe(200)
     await hub.h.monitor.probeAll()
     for (const i of [0, 1, 2]) {
-      expect(viaOf(hub, i, 'pin/add')).toEqual(['test-hub'])
+      expect(new Set(viaOf(hub, i, 'pin/add'))).toEqual(new Set(['test-hub']))
       expect(viaOf(hub, i, 'version')).toEqual(['test-hub'])
     }
   })
