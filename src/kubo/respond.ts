@@ -32,20 +32,25 @@ const BIG_RE = /"\u2063u64:(-?\d+)"/g
 
 /** JSON with exact unsigned 64-bit integers: bigint values become bare number literals. */
 export function kuboJson (value: unknown): string {
-  try {
-    return JSON.stringify(value) // the common case: no bigint anywhere
-  } catch (err) {
-    if (!(err instanceof TypeError)) throw err
-  }
-  let big = false
-  const text = JSON.stringify(value, (_k, v: unknown) => {
-    if (typeof v === 'bigint') {
-      big = true
-      return `${BIG}${v.toString()}`
+  // Looked for first: JSON.stringify throwing on a bigint, then caught, costs more than
+  // the whole answer (repo/stat carries them on every call).
+  if (!hasBigInt(value)) {
+    try {
+      return JSON.stringify(value)
+    } catch (err) {
+      if (!(err instanceof TypeError)) throw err // a bigint behind a toJSON: the slow way below
     }
-    return v
-  })
-  return big ? text.replace(BIG_RE, '$1') : text
+  }
+  const text = JSON.stringify(value, (_k, v: unknown) => typeof v === 'bigint' ? `${BIG}${v.toString()}` : v)
+  return text.replace(BIG_RE, '$1')
+}
+
+function hasBigInt (v: unknown): boolean {
+  if (typeof v === 'bigint') return true
+  if (v === null || typeof v !== 'object' || ArrayBuffer.isView(v)) return false
+  if (Array.isArray(v)) return v.some(hasBigInt)
+  for (const k in v) if (hasBigInt((v as Record<string, unknown>)[k])) return true
+  return false
 }
 
 /**
