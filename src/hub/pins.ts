@@ -67,8 +67,8 @@ export class PinService {
   private readonly queues = new Map<string, PQueue>()
   /** Member tasks with their bookkeeping, so `idle()` also waits for the store writes after them. */
   private readonly tasks = new Set<Promise<unknown>>()
-  /** `<cid> <member>` of every member call under way. */
-  private readonly inFlight = new Set<string>()
+  /** `<cid> <member>` of every member task queued or under way, with how many. */
+  private readonly inFlight = new Map<string, number>()
   /** Pins under way per member: the allocations in the store still say `queued`. */
   private readonly pinning = new Map<string, number>()
 
@@ -178,7 +178,7 @@ export class PinService {
       }
       const start = (member: string): void => {
         running++
-        const task = this.enqueue(member, async () => { await this.pinOn(member, cid, mode, name, signal, scope) }, { signal })
+        const task = this.pinOn(member, cid, mode, name, signal, scope)
           .then(() => { acked.push(member) }, async (err: unknown) => {
             failures.push(`${member}: ${errorMessage(err)}`)
             if (err instanceof PinWithdrawnError) return
@@ -204,18 +204,24 @@ export class PinService {
     })
   }
 
-  /** Whether this hub is working on the pin at that member right now (the reconciler leaves it alone). */
+  /**
+   * Whether this hub has the pin at that member queued or under way (the reconciler and
+   * the balancing run leave it alone: a second task for it would ask the member twice).
+   */
   busy (cid: string, member: string): boolean {
     return this.inFlight.has(`${cid} ${member}`)
   }
 
-  private async track<T> (cid: string, member: string, work: () => Promise<T>): Promise<T> {
+  /** Run `task` in the member's queue, busy from the moment it is queued until it ends. */
+  private async queued<T> (cid: string, member: string, signal: AbortSignal, task: () => Promise<T>): Promise<T> {
     const key = `${cid} ${member}`
-    this.inFlight.add(key)
+    this.inFlight.set(key, (this.inFlight.get(key) ?? 0) + 1)
     try {
-      return await work()
+      return await this.enqueue(member, task, { signal })
     } finally {
-      this.inFlight.delete(key)
+      const left = (this.inFlight.get(key) ?? 1) - 1
+      if (left > 0) this.inFlight.set(key, left)
+      else this.inFlight.delete(key)
     }
   }
 
@@ -225,19 +231,22 @@ export class PinService {
   }
 
   /**
-   * Pin on one member, copying the DAG from a holder when the member lacks it. That the
-   * work is under way lives in memory only: after a crash the allocation is `queued`
-   * (or `error`) in the store either way, and the reconciler drives it again.
+   * Pin on one member, through its queue, copying the DAG from a holder when the member
+   * lacks it. That the work is under way lives in memory only: after a crash the
+   * allocation is `queued` (or `error`) in the store either way, and the reconciler
+   * drives it again.
    */
   async pinOn (member: string, cid: string, mode: PinMode, name: string, signal: AbortSignal, scope: RequestScope): Promise<void> {
-    this.pinning.set(member, this.pinningOn(member) + 1)
-    try {
-      await this.track(cid, member, async () => { await this.pinOnMember(member, cid, mode, name, signal, scope) })
-    } finally {
-      const left = this.pinningOn(member) - 1
-      if (left > 0) this.pinning.set(member, left)
-      else this.pinning.delete(member)
-    }
+    await this.queued(cid, member, signal, async () => {
+      this.pinning.set(member, this.pinningOn(member) + 1)
+      try {
+        await this.pinOnMember(member, cid, mode, name, signal, scope)
+      } finally {
+        const left = this.pinningOn(member) - 1
+        if (left > 0) this.pinning.set(member, left)
+        else this.pinning.delete(member)
+      }
+    })
   }
 
   private async pinOnMember (member: string, cid: string, mode: PinMode, name: string, signal: AbortSignal, scope: RequestScope): Promise<void> {
@@ -370,7 +379,7 @@ export class PinService {
     const results = await Promise.allSettled(allocations.map(async a => {
       await store.setAllocation(cid, a.member, 'unpinning')
       if (!this.c.monitor.isUp(a.member) || memberClient(this.c, a.member) === undefined) return
-      await this.enqueue(a.member, async () => { await this.unpinOn(a.member, cid, rec.mode, signal, scope) }, { signal })
+      await this.unpinOn(a.member, cid, rec.mode, signal, scope)
     }))
     if ((await store.allocations(cid)).length === 0) await store.deletePin(cid)
     // A loop below is the answer; the tombstone stays for the reconciler.
@@ -378,8 +387,9 @@ export class PinService {
     if (loop !== undefined) throw (loop as PromiseRejectedResult).reason
   }
 
+  /** Unpin on one member, through its queue. */
   async unpinOn (member: string, cid: string, mode: PinMode, signal: AbortSignal, scope: RequestScope): Promise<void> {
-    await this.track(cid, member, async () => { await this.unpinOnMember(member, cid, mode, signal, scope) })
+    await this.queued(cid, member, signal, async () => { await this.unpinOnMember(member, cid, mode, signal, scope) })
   }
 
   private async unpinOnMember (member: string, cid: string, mode: PinMode, signal: AbortSignal, scope: RequestScope): Promise<void> {

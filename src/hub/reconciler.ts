@@ -167,10 +167,8 @@ export class Reconciler {
       return
     }
     try {
-      await pins.enqueue(a.member, async () => {
-        if (unpin) await pins.unpinOn(a.member, a.cid, pin.mode, this.c.shutdown, BACKGROUND)
-        else await pins.pinOn(a.member, a.cid, pin.mode, pin.name, this.c.shutdown, BACKGROUND)
-      }, { signal: this.c.shutdown })
+      if (unpin) await pins.unpinOn(a.member, a.cid, pin.mode, this.c.shutdown, BACKGROUND)
+      else await pins.pinOn(a.member, a.cid, pin.mode, pin.name, this.c.shutdown, BACKGROUND)
       this.c.metrics.repairs.labels(a.member, unpin ? 'unpin' : 'repin').inc()
       if (unpin && pin.state === 'unpinning' && (await store.allocations(a.cid)).length === 0) await store.deletePin(a.cid)
     } catch (err) {

@@ -5,7 +5,7 @@
 import { afterEach, describe, expect, it } from 'vitest'
 import { testHub, multipart, lines, type TestHub } from './helpers.js'
 import { HELLO_WORLD, makeCids } from '../fixtures/cids.js'
-import { collect } from '../fixtures/wait.js'
+import { collect, until } from '../fixtures/wait.js'
 import { request } from 'undici'
 
 let hub: TestHub | undefined
@@ -292,6 +292,24 @@ describe('content on Kubo members', () => {
     expect(res.status).toBe(500)
     expect(asked(hub, first, 'pin/add')).toEqual(['true', null])
     expect((await res.json() as { Message: string }).Message).toMatch(/could not find/)
+  })
+})
+
+describe('pin queues', () => {
+  it('count a pin as busy from the moment it is queued, so repair does not queue it twice', async () => {
+    hub = await testHub({ members: 1, replication: { min: 1, max: 1 } })
+    const t = hub
+    t.h.pins.queue('m0').concurrency = 1
+    t.mocks[0].setFault('pin/add', { kind: 'delay', ms: 300 })
+    const [a, b] = makeCids(2)
+    const first = t.post(`/api/v0/pin/add?arg=${a}`)
+    await until('the first pin to reach the member', async () => t.mocks[0].count('pin/add') > 0 ? true : undefined)
+    const second = t.post(`/api/v0/pin/add?arg=${b}`)
+    await until('the second pin to be recorded', async () => (await t.h.store.allocations(b)).length > 0 ? true : undefined)
+    expect(t.h.pins.queueDepth('m0')).toBe(2)
+    expect(t.h.pins.busy(b, 'm0')).toBe(true) // waiting behind the first, not started
+    expect((await Promise.all([first, second])).map(r => r.status)).toEqual([200, 200])
+    expect(t.h.pins.busy(b, 'm0')).toBe(false)
   })
 })
 
