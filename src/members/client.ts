@@ -29,6 +29,8 @@ export interface MemberRequest {
   timeoutMs?: number
   /** A health probe: its outcome is the monitor's own, not reported as traffic. */
   probe?: boolean
+  /** Only this one of the member's `urls` (no failover): what one peer's daemon says. */
+  endpoint?: string
 }
 
 export interface MemberResponse {
@@ -219,7 +221,7 @@ export class MemberClient {
     const requestId = this.init.requestId?.()
     if (requestId !== undefined) headers['x-request-id'] = requestId
     const failures: Error[] = []
-    for (const ep of this.order()) {
+    for (const ep of req.endpoint !== undefined ? this.endpoints.filter(e => e.url === req.endpoint) : this.order()) {
       req.signal?.throwIfAborted()
       try {
         const out = await send(ep, path, headers)
