@@ -7,7 +7,8 @@
  * result line goes to the client once every live member has produced its line at that
  * position: the majority's Name and Hash win (a tie goes to the better-ranked member), and
  * members that said otherwise are dropped, so one faulty member cannot decide the answer.
- * Progress lines come from one member as they arrive. A member that fails mid-way is
+ * Progress lines come from one member, held only behind its undecided results (Kubo sends
+ * a file's result before the next file's progress). A member that fails mid-way is
  * dropped; fewer than `min` survivors, or any disagreement, is an error (in the trailer
  * once output has begun). The pins are recorded with the members that finished.
  * A cluster proxy's events are first put in Kubo's shape (hub/add-events), so they can be
@@ -39,7 +40,11 @@ interface Lane {
   alive: boolean
   /** Why the lane was dropped. */
   failure?: unknown
-  /** Result lines (with Hash) received but not yet decided. */
+  /**
+   * Lines received but not yet passed on: results until every live member has answered
+   * that position, and progress lines behind them, so that the client sees a file's
+   * result before the next file's progress, as Kubo sends them.
+   */
   queue: AddEvent[]
   /** Result lines of this member that matched what the client got. */
   results: number
@@ -123,6 +128,13 @@ export async function handleAdd (ctx: CommandContext, h: HubComponents): Promise
   /** Emit every position all live members have answered; the majority decides. */
   const decide = (): void => {
     for (;;) {
+      // Progress lines now at the head of a queue: the progress lane's go out, others' go.
+      for (const l of lanes) {
+        while (l.alive && l.queue.length > 0 && l.queue[0].Hash === undefined) {
+          const ev = l.queue.shift()!
+          if (l === progressLane) out.push(ev)
+        }
+      }
       const live = lanes.filter(l => l.alive)
       if (live.some(l => l.queue.length === 0 && !l.finished)) return
       const candidates = live.filter(l => l.queue.length > 0)
@@ -149,13 +161,8 @@ export async function handleAdd (ctx: CommandContext, h: HubComponents): Promise
     }
   }
 
-  const onEvent = (lane: Lane, raw: AddEvent): void => {
-    const ev = lane.names?.fix(raw) ?? raw
-    if (ev.Hash === undefined) {
-      if (lane === progressLane) out.push(ev)
-      return
-    }
-    lane.queue.push(ev)
+  const onEvent = (lane: Lane, ev: AddEvent): void => {
+    lane.queue.push(lane.names?.fix(ev) ?? ev)
     decide()
   }
 
