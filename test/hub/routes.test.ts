@@ -14,6 +14,17 @@ afterEach(async () => { await hub?.close(); hub = undefined })
 
 const holders = (t: TestHub, cid: string): string[] => t.mocks.filter(m => m.pins.has(cid)).map(m => m.name)
 
+/** What a Kubo node answers for the same add (kubo-mock follows Kubo's event rules). */
+async function kuboAnswer (query: string, body: Uint8Array, contentType: string): Promise<unknown[]> {
+  const ref = await startKuboMock({ name: 'reference' })
+  try {
+    const res = await fetch(`${ref.url}/api/v0/add${query}`, { method: 'POST', body, headers: { 'Content-Type': contentType } })
+    return lines(await res.text())
+  } finally {
+    await ref.close()
+  }
+}
+
 describe('transport rules', () => {
   it('answers GET and HEAD with 405 text/plain and Allow', async () => {
     hub = await testHub()
@@ -401,16 +412,6 @@ describe('add', () => {
 
 describe('add through cluster proxies (their events in Kubo shape)', () => {
   const proxy = { flavor: 'cluster-proxy' as const }
-  /** What a Kubo node answers for the same add (kubo-mock follows Kubo's event rules). */
-  async function kuboAnswer (query: string, body: Uint8Array, contentType: string): Promise<unknown[]> {
-    const ref = await startKuboMock({ name: 'reference' })
-    try {
-      const res = await fetch(`${ref.url}/api/v0/add${query}`, { method: 'POST', body, headers: { 'Content-Type': contentType } })
-      return lines(await res.text())
-    } finally {
-      await ref.close()
-    }
-  }
   const upload = (): ReturnType<typeof multipart> => multipart([
     { name: 'big.bin', content: randomBytes(300_000) },
     { name: '', content: 'unnamed part\n' },
@@ -444,15 +445,6 @@ describe('add through cluster proxies (their events in Kubo shape)', () => {
 
 describe('add through cluster proxies, unpinned, and only-hash', () => {
   const proxies = { mock: { flavor: 'cluster-proxy' as const }, kind: 'cluster-proxy' }
-  async function kuboAnswer (query: string, body: Uint8Array, contentType: string): Promise<unknown[]> {
-    const ref = await startKuboMock({ name: 'reference' })
-    try {
-      const res = await fetch(`${ref.url}/api/v0/add${query}`, { method: 'POST', body, headers: { 'Content-Type': contentType } })
-      return lines(await res.text())
-    } finally {
-      await ref.close()
-    }
-  }
 
   it('gives an unpinned add to one cluster proxy and still answers in Kubo shape', async () => {
     hub = await testHub({ ...proxies, replication: { min: 2, max: 3 } })
