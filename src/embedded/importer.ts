@@ -20,6 +20,7 @@ import { importer, importFile, type ImporterOptions, type InProgressImportResult
 import { fixedSize } from 'ipfs-unixfs-importer/chunker'
 import { balanced, trickle } from 'ipfs-unixfs-importer/layout'
 import { CID } from 'multiformats/cid'
+import { pushable } from 'it-pushable'
 import * as raw from 'multiformats/codecs/raw'
 import { sha256 } from 'multiformats/hashes/sha2'
 import { CommandError } from '../errors.js'
@@ -159,6 +160,46 @@ export function resolveAddOptions (options: AddOptions = {}): ResolvedAddOptions
     onlyHash,
     progress: options.progress === true,
     silent: options.silent === true
+  }
+}
+
+/** `add`'s options as the Kubo RPC transport parsed them (ADD_OPTIONS), for the embedded node and the hub's only-hash alike. */
+export function addOptionsOf (o: Record<string, unknown>, signal?: AbortSignal): AddOptions {
+  return {
+    cidVersion: o['cid-version'] as number | undefined,
+    rawLeaves: o['raw-leaves'] as boolean | undefined,
+    chunker: o.chunker as string | undefined,
+    trickle: o.trickle as boolean | undefined,
+    wrapWithDirectory: o['wrap-with-directory'] === true,
+    pin: o.pin !== false,
+    pinName: o['pin-name'] as string | undefined,
+    onlyHash: o['only-hash'] === true,
+    progress: o.progress === true,
+    silent: o.silent === true,
+    hash: o.hash as string | undefined,
+    signal,
+  }
+}
+
+/** Where an only-hash add puts its blocks: nowhere (their CIDs are all it needs). */
+export const DISCARD: WritableStorage = { put: async (cid: CID) => cid }
+
+/**
+ * An add's events as a stream: `run` starts on the first `next()` and emits them; a
+ * consumer that stops reading before the end stops the run through `stop`, and
+ * `settled` is called once the run is over, however it ended.
+ */
+export async function * addEventStream (run: (emit: (ev: AddEvent) => void) => Promise<void>,
+  stop: (reason: Error) => void, settled: () => void = () => {}): AsyncGenerator<AddEvent, void, undefined> {
+  const events = pushable<AddEvent>({ objectMode: true })
+  let finished = false
+  const running = run((ev) => { events.push(ev) })
+  running.then(() => { finished = true; events.end() }, (err: Error) => { finished = true; events.end(err) })
+  try {
+    yield * events
+  } finally {
+    if (!finished) stop(new Error('add: the consumer stopped reading events'))
+    running.catch(() => {}).finally(settled)
   }
 }
 

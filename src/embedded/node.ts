@@ -10,7 +10,6 @@ import { setMaxListeners } from 'node:events'
 import { mkdir } from 'node:fs/promises'
 import { resolve as resolvePath, join } from 'node:path'
 import { exporter, walkPath } from 'ipfs-unixfs-exporter'
-import { pushable } from 'it-pushable'
 import { CID } from 'multiformats/cid'
 import { sha256 } from 'multiformats/hashes/sha2'
 import { CommandError } from '../errors.js'
@@ -21,7 +20,7 @@ import * as raw from 'multiformats/codecs/raw'
 import { getMeta, openDb, setMeta, type Db } from './db.js'
 import { BlockNotFoundError, NodeClosedError, UnsupportedError } from './errors.js'
 import { loadIdentity, type Identity } from '../identity.js'
-import { checkHash, resolveAddOptions, runAdd, type AddEntry, type AddEvent, type AddOptions } from './importer.js'
+import { DISCARD, addEventStream, checkHash, resolveAddOptions, runAdd, type AddEntry, type AddEvent, type AddOptions } from './importer.js'
 import { GcLock } from './lock.js'
 import { parsePath } from './paths.js'
 import { Pinner, type PinLsEntry, type PinLsTarget, type PinLsType } from './pins.js'
@@ -326,30 +325,19 @@ export class EmbeddedNode {
   async * add (entries: AsyncIterable<AddEntry> | Iterable<AddEntry>, options: AddOptions = {}): AsyncGenerator<AddEvent, void, undefined> {
     const o = resolveAddOptions(options)
     const { ctl, leave } = this.enter(options.signal)
-    const runSignal = ctl.signal
-    const events = pushable<AddEvent>({ objectMode: true })
-    const nullStore = { put: async (cid: CID) => cid }
-    let finished = false
-    const run = (async () => {
-      const release = o.onlyHash ? () => {} : await this.gcLock.shared(runSignal)
+    yield * addEventStream(async (emit) => {
+      const release = o.onlyHash ? () => {} : await this.gcLock.shared(ctl.signal)
       try {
         await runAdd(entries, o, {
-          store: o.onlyHash ? nullStore : this.blocks,
+          store: o.onlyHash ? DISCARD : this.blocks,
           pin: (root, name) => { this.pins.setRecursive(root, name) },
-          emit: (ev) => { events.push(ev) },
-          signal: runSignal
+          emit,
+          signal: ctl.signal
         })
       } finally {
         release()
       }
-    })()
-    run.then(() => { finished = true; events.end() }, (err: Error) => { finished = true; events.end(err) })
-    try {
-      yield * events
-    } finally {
-      if (!finished) ctl.abort(new Error('add: the consumer stopped reading events'))
-      run.catch(() => {}).finally(leave)
-    }
+    }, (reason) => { ctl.abort(reason) }, leave)
   }
 
   // ---------------------------------------------------------------- pins

@@ -11,6 +11,7 @@ import { ADD_OPTIONS, PIN_ADD_OPTIONS, PIN_LS_OPTIONS, VERSION_OPTIONS, versionI
 import { multipartEntries } from '../kubo/multipart.js'
 import { CommandError } from '../errors.js'
 import type { EmbeddedNode } from './node.js'
+import { addOptionsOf } from './importer.js'
 
 const cidArgs = (name = 'ipfs-path', stdin = false): CommandSpec['args'] => [{ name, required: true, variadic: true, stdin }]
 
@@ -37,20 +38,7 @@ export function embeddedCommands (node: EmbeddedNode): Command[] {
       const cidVersion = o['cid-version'] as number | undefined
       if (cidVersion !== undefined && cidVersion !== 0 && cidVersion !== 1) throw new CommandError(`unknown CID version: ${cidVersion}`)
       const entries = multipartEntries(ctx.body(), ctx.contentType, ctx.signal)
-      const events = node.add(entries, {
-        cidVersion: cidVersion as 0 | 1 | undefined,
-        rawLeaves: o['raw-leaves'] as boolean | undefined,
-        chunker: o.chunker as string | undefined,
-        trickle: o.trickle as boolean | undefined,
-        wrapWithDirectory: o['wrap-with-directory'] === true,
-        pin: o.pin !== false,
-        pinName,
-        onlyHash: o['only-hash'] === true,
-        progress: o.progress === true,
-        silent: o.silent === true,
-        hash: o.hash as string | undefined,
-        signal: ctx.signal,
-      })
+      const events = node.add(entries, addOptionsOf(o, ctx.signal))
       return await sendChannel(ctx.c, events)
     }),
 

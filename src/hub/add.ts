@@ -7,9 +7,15 @@
  * result line goes to the client once every live member has produced its line at that
  * position: the majority's Name and Hash win (a tie goes to the better-ranked member), and
  * members that said otherwise are dropped, so one faulty member cannot decide the answer.
- * Progress lines come from one member as they arrive. A member that fails mid-way is
+ * Progress lines come from one member, held only behind its undecided results (Kubo sends
+ * a file's result before the next file's progress). A member that fails mid-way is
  * dropped; fewer than `min` survivors, or any disagreement, is an error (in the trailer
  * once output has begun). The pins are recorded with the members that finished.
+ * A cluster proxy's events are first put in Kubo's shape (hub/add-events), so they can be
+ * compared with other members' and reach the client as Kubo's; for the same reason an
+ * unpinned add given to a cluster proxy takes this path too, with that one member.
+ * `only-hash` never reaches a member: the hub computes the CIDs with the embedded node's
+ * importer.
  */
 import { randomUUID } from 'node:crypto'
 import { PassThrough, type Readable } from 'node:stream'
@@ -24,13 +30,10 @@ import type { HubComponents } from './components.js'
 import { forwardTo } from './forward.js'
 import { clusterOptions, HUB_ONLY_OPTIONS } from './cluster-options.js'
 import { logFields } from '../request-context.js'
-
-interface AddEvent {
-  Name: string
-  Hash?: string
-  Bytes?: number
-  Size?: string
-}
+import { KuboAddNames, UploadParts, type AddEvent } from './add-events.js'
+import { DISCARD, addEventStream, addOptionsOf, resolveAddOptions, runAdd } from '../embedded/importer.js'
+import { UnsupportedError } from '../embedded/errors.js'
+import { multipartEntries } from '../kubo/multipart.js'
 
 interface Lane {
   member: MemberClient
@@ -38,12 +41,18 @@ interface Lane {
   alive: boolean
   /** Why the lane was dropped. */
   failure?: unknown
-  /** Result lines (with Hash) received but not yet decided. */
+  /**
+   * Lines received but not yet passed on: results until every live member has answered
+   * that position, and progress lines behind them, so that the client sees a file's
+   * result before the next file's progress, as Kubo sends them.
+   */
   queue: AddEvent[]
   /** Result lines of this member that matched what the client got. */
   results: number
   /** The member's answer ended (successfully). */
   finished: boolean
+  /** A cluster proxy's events, renamed as Kubo names them. */
+  names?: KuboAddNames
 }
 
 export async function handleAdd (ctx: CommandContext, h: HubComponents): Promise<Response> {
@@ -70,21 +79,38 @@ export async function handleAdd (ctx: CommandContext, h: HubComponents): Promise
     throw new CommandError('expected a file argument')
   }
   const decision = h.placement.place({ key: randomUUID(), name: pinName, replication: cluster.replication, size })
-  if (!pinning) {
-    // Nothing to replicate: one member does the whole thing.
-    const member = h.members.get(decision.ranked[0] ?? h.topology.passthrough)!
-    return await forwardTo(ctx.c, member, { command: 'add', query, body: peeked.body, contentType: ctx.contentType, scope: ctx.scope, signal: ctx.signal })
+  if (!storing) {
+    try {
+      return await hashOnly(ctx, peeked.body)
+    } catch (err) {
+      // Options that importer lacks (another hash function, a rabin chunker) go to a
+      // member that computes them, which a cluster proxy does not.
+      const able = err instanceof UnsupportedError ? decision.ranked.map(n => h.members.get(n)!).find(m => m.kind !== 'cluster-proxy') : undefined
+      if (able === undefined) {
+        peeked.body.destroy()
+        throw err
+      }
+      return await forwardTo(ctx.c, able, { command: 'add', query, body: peeked.body, contentType: ctx.contentType, scope: ctx.scope, signal: ctx.signal })
+    }
   }
-  const { min, max } = decision.replication
-  const targets = decision.ranked.slice(0, max).map(n => h.members.get(n)!)
+  // Nothing to replicate: one member does the whole thing, a Kubo-like one as it answers.
+  const single = pinning ? undefined : h.members.get(decision.ranked[0] ?? h.topology.passthrough)!
+  if (single !== undefined && single.kind !== 'cluster-proxy') {
+    return await forwardTo(ctx.c, single, { command: 'add', query, body: peeked.body, contentType: ctx.contentType, scope: ctx.scope, signal: ctx.signal })
+  }
+  const { min, max } = single !== undefined ? { min: 1, max: 1 } : decision.replication
+  const targets = single !== undefined ? [single] : decision.ranked.slice(0, max).map(n => h.members.get(n)!)
   if (targets.length < min) {
     throw new NotEnoughReplicasError('add', 0, min, [`only ${targets.length} members are up and eligible`])
   }
 
   const abort = new AbortController()
   const signal = anySignal([ctx.signal, abort.signal])
+  // The part names a cluster proxy's events lack, read from the upload as it passes.
+  const parts = targets.some(m => m.kind === 'cluster-proxy') ? new UploadParts(ctx.contentType, signal) : undefined
   const lanes: Lane[] = targets.map(member => ({
     member, pass: new PassThrough({ highWaterMark: 256 * 1024 }), alive: true, queue: [], results: 0, finished: false,
+    names: member.kind === 'cluster-proxy' && parts !== undefined ? new KuboAddNames(parts) : undefined,
   }))
   const out = pushable<AddEvent>({ objectMode: true })
   const sent: Array<{ Name: string, Hash: string }> = []
@@ -103,6 +129,13 @@ export async function handleAdd (ctx: CommandContext, h: HubComponents): Promise
   /** Emit every position all live members have answered; the majority decides. */
   const decide = (): void => {
     for (;;) {
+      // Progress lines now at the head of a queue: the progress lane's go out, others' go.
+      for (const l of lanes) {
+        while (l.alive && l.queue.length > 0 && l.queue[0].Hash === undefined) {
+          const ev = l.queue.shift()!
+          if (l === progressLane) out.push(ev)
+        }
+      }
       const live = lanes.filter(l => l.alive)
       if (live.some(l => l.queue.length === 0 && !l.finished)) return
       const candidates = live.filter(l => l.queue.length > 0)
@@ -130,11 +163,7 @@ export async function handleAdd (ctx: CommandContext, h: HubComponents): Promise
   }
 
   const onEvent = (lane: Lane, ev: AddEvent): void => {
-    if (ev.Hash === undefined) {
-      if (lane === progressLane) out.push(ev)
-      return
-    }
-    lane.queue.push(ev)
+    lane.queue.push(lane.names?.fix(ev) ?? ev)
     decide()
   }
 
@@ -162,11 +191,14 @@ export async function handleAdd (ctx: CommandContext, h: HubComponents): Promise
         h.metrics.addBytes.inc((chunk as Buffer).length)
         const live = lanes.filter(l => l.alive)
         if (live.length === 0) break
-        await Promise.all(live.map(async l => { await writeTo(l, chunk as Buffer) }))
+        if (parts !== undefined) await write(parts.sink, chunk as Buffer)
+        await Promise.all(live.map(async l => { if (l.alive) await write(l.pass, chunk as Buffer) }))
       }
+      parts?.sink.end()
       for (const l of lanes) if (l.alive) l.pass.end()
     } catch (err) {
       // The client's upload failed (disconnect, truncation): every member must see it fail too.
+      parts?.sink.destroy()
       for (const l of lanes) kill(l, new Error(`upload from client failed: ${errorMessage(err)}`))
       abort.abort(err)
     }
@@ -175,7 +207,7 @@ export async function handleAdd (ctx: CommandContext, h: HubComponents): Promise
   const done = Promise.all([pump(peeked.body), ...lanes.map(runLane)]).then(async () => {
     const ok = lanes.filter(l => l.alive && l.finished && l.results === sent.length)
     // Members that finished did pin: the store must know, whatever else went wrong.
-    if (ok.length > 0) await record(h, sent, options['wrap-with-directory'] === true, ok.map(l => l.member.name), pinName, cluster.metadata, min, max)
+    if (ok.length > 0 && pinning) await record(h, sent, options['wrap-with-directory'] === true, ok.map(l => l.member.name), pinName, cluster.metadata, min, max)
     if (diverged.length > 0) throw new CommandError(`add: members disagree on the result: ${diverged.join('; ')}`)
     // A loop below is the answer as it is (508), whatever the other members did.
     const loop = lanes.find(l => isLoopRefusal(l.failure))
@@ -197,18 +229,35 @@ export async function handleAdd (ctx: CommandContext, h: HubComponents): Promise
   return await sendChannel(ctx.c, events, {}, (err) => { h.log.warn({ ...logFields(ctx.scope), err: errorMessage(err) }, 'add failed after output began') })
 }
 
-async function writeTo (lane: Lane, chunk: Buffer): Promise<void> {
-  if (!lane.alive) return
-  if (lane.pass.write(chunk)) return
+/** Write with backpressure; a stream destroyed meanwhile takes nothing more. */
+async function write (pass: PassThrough, chunk: Buffer): Promise<void> {
+  if (pass.destroyed) return
+  if (pass.write(chunk)) return
   await new Promise<void>((resolve) => {
     const done = (): void => {
-      lane.pass.off('drain', done)
-      lane.pass.off('close', done)
+      pass.off('drain', done)
+      pass.off('close', done)
       resolve()
     }
-    lane.pass.on('drain', done)
-    lane.pass.on('close', done)
+    pass.on('drain', done)
+    pass.on('close', done)
   })
+}
+
+/**
+ * only-hash: the CIDs only, which the hub computes itself with the embedded node's
+ * importer (Kubo's CIDs and events), storing nothing and asking no member (a cluster
+ * proxy refuses only-hash, then adds anyway). Option errors are thrown before the body
+ * is read, an UnsupportedError for what that importer lacks.
+ */
+async function hashOnly (ctx: CommandContext, body: Readable): Promise<Response> {
+  const o = resolveAddOptions(addOptionsOf(ctx.options))
+  const stop = new AbortController()
+  const signal = anySignal([ctx.signal, stop.signal])
+  const entries = multipartEntries(body, ctx.contentType, signal)
+  const events = addEventStream(async (emit) => { await runAdd(entries, o, { store: DISCARD, pin: () => {}, emit, signal }) },
+    (reason) => { stop.abort(reason) }, () => { signal.clear() })
+  return await sendChannel(ctx.c, events)
 }
 
 /** The roots Kubo pins: the wrapper with -w, else each top-level entry (a name without `/`). */

@@ -10,6 +10,7 @@
  * | pin/update                  | the members holding the old pin                                   |
  * | pin/ls                      | the hub's store; indirect pins by walking DAGs on their holders   |
  * | add                         | body teed to the placed members; one NDJSON answer; CIDs compared |
+ * | add only-hash=true          | CIDs computed by the hub itself; no member asked                  |
  * | repo/stat                   | every store once (also through hubs below), summed exactly        |
  * | repo/gc                     | every member, NDJSON streams merged                               |
  * | block/put, dag/put pin=true | stored on one member, then pinned by placement                    |

@@ -10,10 +10,19 @@
  * cluster proxy (whose `id` names whichever peer answered) and when `id` fails, by its
  * URLs; a loopback URL only means something on its own machine, so it is qualified by
  * this hub's id.
+ *
+ * A cluster proxy answers repo/stat with RepoSize and StorageMax only (summed over its
+ * peers), so for a member whose answer lacks NumObjects the hub counts the objects
+ * itself, unless `size-only` (where Kubo skips counting too): each of the member's
+ * endpoints is a peer's proxy, which forwards `refs/local` to that peer's own daemon, and
+ * `refs/local` lists exactly the blockstore keys Kubo's NumObjects counts. A daemon
+ * behind two endpoints (its `id`, also forwarded) is counted once. Peers whose proxy is
+ * not among the member's URLs cannot be reached this way and are not counted; a peer
+ * that fails is skipped, as the proxy skips it for RepoSize.
  */
 import type { CommandContext } from '../kubo/transport.js'
 import { sendValue } from '../kubo/respond.js'
-import type { MemberClient } from '../members/client.js'
+import { readText, type MemberClient } from '../members/client.js'
 import { addU64, parseLeaves, parseRepoStat, LEAVES_FIELD, type RepoLeaf } from '../members/repo-stat.js'
 import { errorMessage, isLoopRefusal } from '../errors.js'
 import type { HubComponents } from './components.js'
@@ -86,7 +95,8 @@ export async function repoStat (ctx: CommandContext, h: HubComponents, distinct:
       const below = parseLeaves(res.text)
       if (below !== undefined) return below
       const stat = parseRepoStat(res.text)
-      return [{ Id: identify ? await ids.of(m, ctx.signal, ctx.scope) : `member:${m.name}`, RepoSize: stat.RepoSize, StorageMax: stat.StorageMax, NumObjects: stat.NumObjects }]
+      const numObjects = sizeOnly || res.text.includes('"NumObjects"') ? stat.NumObjects : await countObjects(m, h, ctx.signal, ctx.scope)
+      return [{ Id: identify ? await ids.of(m, ctx.signal, ctx.scope) : `member:${m.name}`, RepoSize: stat.RepoSize, StorageMax: stat.StorageMax, NumObjects: numObjects }]
     } catch (err) {
       ctx.signal.throwIfAborted()
       if (isLoopRefusal(err)) throw err
@@ -115,4 +125,47 @@ export async function repoStat (ctx: CommandContext, h: HubComponents, distinct:
   // Another hub asked: it needs the leaves to count each store once. Last, as the parser expects.
   if (fromHub) value[LEAVES_FIELD] = [...leaves.values()]
   return await sendValue(ctx.c, value, { 'X-Supercluster-Members': String(distinct.length), 'X-Supercluster-Members-Failed': String(failed) })
+}
+
+/** NumObjects of a member whose repo/stat lacks it: the blocks of each distinct daemon behind its endpoints. */
+async function countObjects (m: MemberClient, h: HubComponents, signal: AbortSignal, scope: RequestScope): Promise<bigint> {
+  const skip = (url: string, err: unknown): undefined => {
+    signal.throwIfAborted()
+    h.log.warn({ ...logFields(scope), member: m.name, endpoint: url, err: errorMessage(err) }, 'repo/stat: objects of a peer not counted')
+    return undefined
+  }
+  const daemons = new Map<string, string>()
+  await Promise.all(m.urls.map(async url => {
+    try {
+      const { ID } = await m.json<{ ID?: unknown }>('id', { endpoint: url, scope, signal, timeoutMs: ID_TIMEOUT_MS })
+      const id = typeof ID === 'string' && ID !== '' ? ID : `url:${url}`
+      if (!daemons.has(id)) daemons.set(id, url)
+    } catch (err) {
+      skip(url, err)
+    }
+  }))
+  const counts = await Promise.all([...daemons.values()].map(async url => {
+    try {
+      return await countRefs(m, url, signal, scope)
+    } catch (err) {
+      return skip(url, err)
+    }
+  }))
+  return counts.reduce<bigint>((sum, n) => sum + (n ?? 0n), 0n)
+}
+
+/** The lines of one endpoint's `refs/local`, counted as they stream (one block each). */
+async function countRefs (m: MemberClient, url: string, signal: AbortSignal, scope: RequestScope): Promise<bigint> {
+  const res = await m.request('refs/local', { endpoint: url, scope, signal })
+  if (res.status >= 400) throw m.answerError(res, await readText(res.body, m.name))
+  let lines = 0n
+  let last = 0x0a
+  for await (const chunk of res.body as AsyncIterable<Buffer>) {
+    for (let at = chunk.indexOf(0x0a); at >= 0; at = chunk.indexOf(0x0a, at + 1)) lines++
+    if (chunk.length > 0) last = chunk[chunk.length - 1]
+  }
+  if (last !== 0x0a) lines++
+  const error = res.trailers['x-stream-error']
+  if (error !== undefined && error !== '') throw m.answerError({ status: 500, headers: {} }, error)
+  return lines
 }

@@ -37,6 +37,8 @@ export interface MemberRequest {
    * path is the client's to choose, and a label must not grow without bound.
    */
   metricLabel?: string
+  /** Only this one of the member's `urls` (no failover): what one peer's daemon says. */
+  endpoint?: string
 }
 
 export interface MemberResponse {
@@ -287,7 +289,7 @@ export class MemberClient {
     if (via !== undefined && via !== '') headers[VIA_HEADER] = via
     if (req.scope.id !== undefined) headers['x-request-id'] = req.scope.id
     const failures: Error[] = []
-    for (const ep of this.order()) {
+    for (const ep of req.endpoint !== undefined ? this.endpoints.filter(e => e.url === req.endpoint) : this.order()) {
       req.signal?.throwIfAborted()
       try {
         const out = await send(ep, path, headers)

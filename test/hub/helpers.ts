@@ -34,10 +34,13 @@ export async function testHub (opts: {
   replication?: { min: number, max: number }
   extraYaml?: string
   timeout?: string
-  kind?: string
+  /** Every member's kind, or member i's. */
+  kind?: string | ((i: number) => string)
   maxDepth?: number
   /** More keys of the hub mapping, each line indented by two spaces (`  auth: [...]`). */
   hubYaml?: string
+  /** Each member's URLs (default: member i is mock i alone), e.g. a sub-cluster's peers. */
+  memberUrls?: (mocks: KuboMock[]) => string[][]
 } = {}): Promise<TestHub> {
   const n = opts.members ?? 3
   const mocks = await Promise.all(Array.from({ length: n }, async (_, i) =>
@@ -55,7 +58,7 @@ defaults:
   timeout: ${opts.timeout ?? '10s'}
   health: { interval: 1h, timeout: 2s, failures: 1 }
 members:
-${mocks.map((m, i) => `  - name: m${i}\n    kind: ${opts.kind ?? 'kubo'}\n    url: ${m.url}\n`).join('')}
+${(opts.memberUrls?.(mocks) ?? mocks.map(m => [m.url])).map((urls, i) => `  - name: m${i}\n    kind: ${(typeof opts.kind === 'function' ? opts.kind(i) : opts.kind) ?? 'kubo'}\n    urls: [${urls.join(', ')}]\n`).join('')}
 passthrough: m0
 ${opts.extraYaml ?? ''}`
   const topology = parseTopology(yaml, 'test.yaml')

@@ -7,11 +7,24 @@ import { testHub, multipart, lines, type TestHub } from './helpers.js'
 import { HELLO_WORLD, makeCids } from '../fixtures/cids.js'
 import { collect, until } from '../fixtures/wait.js'
 import { request } from 'undici'
+import { randomBytes } from 'node:crypto'
+import { startKuboMock, type KuboMock } from '../fixtures/kubo-mock.js'
 
 let hub: TestHub | undefined
 afterEach(async () => { await hub?.close(); hub = undefined })
 
 const holders = (t: TestHub, cid: string): string[] => t.mocks.filter(m => m.pins.has(cid)).map(m => m.name)
+
+/** What a Kubo node answers for the same add (kubo-mock follows Kubo's event rules). */
+async function kuboAnswer (query: string, body: Uint8Array, contentType: string): Promise<unknown[]> {
+  const ref = await startKuboMock({ name: 'reference' })
+  try {
+    const res = await fetch(`${ref.url}/api/v0/add${query}`, { method: 'POST', body, headers: { 'Content-Type': contentType } })
+    return lines(await res.text())
+  } finally {
+    await ref.close()
+  }
+}
 
 describe('transport rules', () => {
   it('answers GET and HEAD with 405 text/plain and Allow', async () => {
@@ -448,5 +461,129 @@ describe('add', () => {
     const res = await hub.post('/api/v0/add', { body, headers: { 'Content-Type': contentType } })
     expect(res.status).toBe(500)
     expect((await res.json() as { Message: string }).Message).toContain('no space left')
+  })
+})
+
+describe('add through cluster proxies (their events in Kubo shape)', () => {
+  const proxy = { flavor: 'cluster-proxy' as const }
+  const upload = (): ReturnType<typeof multipart> => multipart([
+    { name: 'big.bin', content: randomBytes(300_000) },
+    { name: '', content: 'unnamed part\n' },
+    { name: 'empty.txt', content: '' },
+    { name: 'd', content: '', type: 'application/x-directory' },
+    { name: 'd/sub', content: '', type: 'application/x-directory' },
+    { name: 'd/sub/f.txt', content: randomBytes(270_000) },
+  ])
+
+  it('names progress events and unnamed parts as Kubo does and writes Size "0", so mixed members agree', async () => {
+    // m0 is a cluster proxy, m1 a Kubo node: they must agree line by line. m1 answers
+    // slowly, so whenever m0's progress is the one passed on, it runs ahead of the results.
+    hub = await testHub({ members: 2, replication: { min: 2, max: 2 }, mock: (i) => i === 0 ? proxy : {}, kind: (i) => i === 0 ? 'cluster-proxy' : 'kubo' })
+    hub.mocks[1].setFault('add', { kind: 'slow-body', bytesPerSecond: 4000 })
+    for (let round = 0; round < 3; round++) {
+      const { body, contentType } = upload()
+      const query = '?progress=true&cid-version=1'
+      const res = await hub.post(`/api/v0/add${query}`, { body, headers: { 'Content-Type': contentType } })
+      expect(res.status).toBe(200)
+      const got = lines(await res.text())
+      expect(got).toEqual(await kuboAnswer(query, body, contentType))
+      const names = got.map(l => (l as { Name: string }).Name)
+      expect(names).toContain('big.bin')
+      expect(names).toContain('')
+      expect(got).toContainEqual({ Name: 'empty.txt', Hash: expect.any(String), Size: '0' })
+      const root = got.at(-1) as { Hash: string }
+      expect((await hub.h.store.holders(root.Hash)).sort()).toEqual(['m0', 'm1'])
+    }
+  })
+})
+
+describe('add through cluster proxies, unpinned, and only-hash', () => {
+  const proxies = { mock: { flavor: 'cluster-proxy' as const }, kind: 'cluster-proxy' }
+
+  it('gives an unpinned add to one cluster proxy and still answers in Kubo shape', async () => {
+    hub = await testHub({ ...proxies, replication: { min: 2, max: 3 } })
+    const { body, contentType } = multipart([{ name: 'p.bin', content: randomBytes(300_000) }, { name: '', content: 'x' }])
+    const query = '?pin=false&progress=true'
+    const res = await hub.post(`/api/v0/add${query}`, { body, headers: { 'Content-Type': contentType } })
+    expect(res.status).toBe(200)
+    expect(lines(await res.text())).toEqual(await kuboAnswer(query, body, contentType))
+    expect(hub.mocks.reduce((n, m) => n + m.count('add'), 0)).toBe(1)
+    expect(hub.mocks.every(m => m.pins.size === 0)).toBe(true)
+    expect((await collect(hub.h.store.list()))).toHaveLength(0)
+  })
+
+  it('computes only-hash itself with Kubo\'s CIDs and events, storing nothing and asking no member', async () => {
+    hub = await testHub({ ...proxies, replication: { min: 1, max: 2 } })
+    // (the reference mock emits directory events last, which is Kubo's order only when the
+    // directory comes last, and does not link an unnamed part into a wrapper as Kubo does)
+    const files = [
+      { name: 'top.txt', content: 'only the hash\n' },
+      { name: 'w', content: '', type: 'application/x-directory' },
+      { name: 'w/a.bin', content: randomBytes(5000) },
+    ]
+    const unnamed = [{ name: '', content: '' }, ...files]
+    for (const [query, parts] of [['?only-hash=true', unnamed], ['?n=true&cid-version=1&chunker=size-1024&progress=true', unnamed],
+      ['?only-hash=true&wrap-with-directory=true&raw-leaves=true', files]] as const) {
+      const { body, contentType } = multipart([...parts])
+      const res = await hub.post(`/api/v0/add${query}`, { body, headers: { 'Content-Type': contentType } })
+      expect(res.status, query).toBe(200)
+      expect(res.headers.get('x-chunked-output')).toBe('1')
+      expect(lines(await res.text()), query).toEqual(await kuboAnswer(query, body, contentType))
+    }
+    expect(hub.mocks.reduce((n, m) => n + m.count('*'), 0)).toBe(0)
+    expect((await collect(hub.h.store.list()))).toHaveLength(0)
+  })
+
+  it('refuses bad only-hash options in Kubo\'s words, and what its importer lacks when only cluster proxies could be asked', async () => {
+    hub = await testHub({ ...proxies, members: 2 })
+    const { body, contentType } = multipart([{ name: 'a', content: 'abc' }])
+    const bad = await hub.post('/api/v0/add?only-hash=true&chunker=size-0', { body, headers: { 'Content-Type': contentType } })
+    expect(bad.status).toBe(500)
+    expect(await bad.json()).toEqual({ Message: 'chunker size must be greater than 0', Code: 0, Type: 'error' })
+    const lacking = await hub.post('/api/v0/add?only-hash=true&hash=sha3-256', { body, headers: { 'Content-Type': contentType } })
+    expect(lacking.status).toBe(500)
+    expect((await lacking.json() as { Message: string }).Message).toContain('sha3-256')
+    expect(hub.mocks.reduce((n, m) => n + m.count('*'), 0)).toBe(0)
+  })
+})
+
+describe('repo/stat over cluster proxies (RepoSize and StorageMax only)', () => {
+  const proxies = { mock: { flavor: 'cluster-proxy' as const }, kind: 'cluster-proxy' }
+  const fill = (m: KuboMock, n: number): void => { for (const cid of makeCids(n, { seed: m.name })) m.blocks.add(cid) }
+
+  it('counts NumObjects with refs/local on each peer\'s daemon, once per daemon, and not with size-only', async () => {
+    // m0: a sub-cluster of three peer proxies, two of them in front of one daemon; m1: one proxy.
+    hub = await testHub({
+      ...proxies,
+      members: 4,
+      mock: (i) => ({ flavor: 'cluster-proxy', repoSize: 1000n, ...(i === 1 || i === 2 ? { peerId: 'shared-daemon' } : {}) }),
+      memberUrls: (mocks) => [[mocks[0].url, mocks[1].url, mocks[2].url], [mocks[3].url]],
+    })
+    const [a, b, c, d] = hub.mocks
+    // b and c are proxies of one daemon: the same peer ID, the same blocks.
+    fill(a, 3)
+    fill(b, 5)
+    for (const cid of b.blocks) c.blocks.add(cid)
+    fill(d, 7)
+    const res = await hub.post('/api/v0/repo/stat')
+    expect(res.status).toBe(200)
+    const stat = await res.json() as { RepoSize: number, NumObjects: number }
+    expect(stat.NumObjects).toBe(3 + 5 + 7)
+    expect(stat.RepoSize).toBe(2000)
+    expect(res.headers.get('x-supercluster-members-failed')).toBe('0')
+
+    const before = hub.mocks.map(m => m.count('refs/local'))
+    const sized = await hub.post('/api/v0/repo/stat?size-only=true')
+    expect((await sized.json() as { NumObjects: number }).NumObjects).toBe(0)
+    expect(hub.mocks.map(m => m.count('refs/local'))).toEqual(before)
+  })
+
+  it('skips a peer whose daemon cannot be listed, as the proxy skips it for RepoSize', async () => {
+    hub = await testHub({ ...proxies, members: 2, memberUrls: (mocks) => [[mocks[0].url, mocks[1].url]] })
+    fill(hub.mocks[0], 4)
+    fill(hub.mocks[1], 6)
+    hub.mocks[1].setFault('refs/local', { kind: 'truncate' })
+    const res = await hub.post('/api/v0/repo/stat')
+    expect((await res.json() as { NumObjects: number }).NumObjects).toBe(4)
   })
 })

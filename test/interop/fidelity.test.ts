@@ -334,15 +334,7 @@ describe('fidelity diff: hub vs reference Kubo, request by request', () => {
    * printed as `OPEN:` in the table and listed in issue #3's closing note; a case that
    * starts to match is reported so it can leave this list, and any other DIFF fails.
    */
-  const OPEN: Record<string, string> = {
-    'add: only-hash=true': 'cluster proxies refuse only-hash; the hub should compute it itself',
-    'add: progress=true (300 kB)': 'progress events from a cluster proxy carry no Name',
-    'add: unnamed part (filename="")': 'cluster proxy leaves Name empty where Kubo names the entry by its CID',
-    'add: empty file, progress=true': 'cluster proxy: progress Name and Size "0" of an empty file',
-    'pin/ls: name filter, stream': 'order of a name-filtered listing can differ from Kubo\'s pinner order (same in some runs)',
-    'repo/stat': 'NumObjects is 0: cluster proxies report RepoSize and StorageMax only',
-    'repo/stat: human=true': 'NumObjects is 0: cluster proxies report RepoSize and StorageMax only',
-  }
+  const OPEN: Record<string, string> = {}
 
   it('every case answers as Kubo does (or differs deliberately, or is a known open deviation)', async () => {
     const cases = buildCases(ctx)
