@@ -31,6 +31,7 @@ const HERE = dirname(fileURLToPath(import.meta.url)) // dist/bench
 const ROOT = resolve(HERE, '..', '..')
 const CLI = join(ROOT, 'dist', 'src', 'cli', 'main.js')
 const UPSTREAM = join(HERE, 'upstream.js')
+const FLOOR = join(HERE, 'floor-proxy.js')
 const RESULTS = join(ROOT, 'bench', 'results')
 
 // ---------------------------------------------------------------------------------------
@@ -40,7 +41,7 @@ const RESULTS = join(ROOT, 'bench', 'results')
 interface Row {
   case: string
   /** Which server was loaded. */
-  target: 'direct' | 'hub'
+  target: 'direct' | 'hub' | 'floor'
   rate?: number
   unit: string
   p50Ms?: number
@@ -110,6 +111,14 @@ async function startUpstreams (ctx: Ctx, name: string, count: number, opts: { de
   return { child, ports, urls: ports.map(p => `http://127.0.0.1:${p}`) }
 }
 
+/** The thinnest Node forwarder in front of `upstream` (bench/floor-proxy): the floor under the hub's cost. */
+async function startFloor (ctx: Ctx, name: string, upstream: string): Promise<{ url: string, pid: number }> {
+  const child = spawnNode(name, FLOOR, ['--upstream', upstream])
+  ctx.cleanup.push(async () => { await child.stop() })
+  const m = await waitForLine(child, /^ready (\d+)$/)
+  return { url: `http://127.0.0.1:${m[1]}`, pid: child.pid }
+}
+
 interface Hub {
   child: Child
   url: string
@@ -166,7 +175,7 @@ function recordFailure (ctx: Ctx, kase: string, p: Probe): string {
 
 interface MeasureSpec {
   kase: string
-  target: 'direct' | 'hub'
+  target: 'direct' | 'hub' | 'floor'
   url: string
   connections: number
   /** Processes whose CPU is read: name → pid; `cpuOf` names the one shown. */
@@ -243,19 +252,33 @@ async function upstreamStats (url: string): Promise<{ requests: number, pins: nu
 async function s1 (ctx: Ctx): Promise<void> {
   const up = await startUpstreams(ctx, 's1-upstream', 1)
   const hub = await startHub(ctx, 's1-hub', up.urls, { min: 1, max: 1 })
+  const floor = await startFloor(ctx, 's1-floor', up.urls[0])
   const watch = { hub: hub.pid, upstream: up.child.pid }
 
   const list = '/api/v0/bootstrap/list'
+  const cpuVsFloor = (hubRes?: LoadResult, floorRes?: LoadResult): string | undefined =>
+    hubRes !== undefined && floorRes !== undefined ? `CPU ${(hubRes.cpuUsPerReq.hub / floorRes.cpuUsPerReq.floor).toFixed(2)}× the floor's` : undefined
   const direct = await measure(ctx, { kase: 'bootstrap/list c=50', target: 'direct', url: `${up.urls[0]}${list}`, connections: 50, watch: { upstream: up.child.pid }, cpuOf: 'upstream' })
+  const floor50 = await measure(ctx, { kase: 'bootstrap/list c=50 (floor proxy)', target: 'floor', url: `${floor.url}${list}`, connections: 50, watch: { floor: floor.pid }, cpuOf: 'floor', direct, note: 'thinnest Node forwarder' })
   const pass = await measure(ctx, { kase: 'bootstrap/list c=50 (forwarded)', target: 'hub', url: `${hub.url}${list}`, connections: 50, watch, cpuOf: 'hub', direct })
+  noteOn(ctx, 'bootstrap/list c=50 (forwarded)', cpuVsFloor(pass, floor50))
   await measure(ctx, { kase: 'version c=50 (hub answers)', target: 'hub', url: `${hub.url}/api/v0/version`, connections: 50, watch: { hub: hub.pid }, cpuOf: 'hub', direct })
   const direct10 = await measure(ctx, { kase: 'bootstrap/list c=10', target: 'direct', url: `${up.urls[0]}${list}`, connections: 10, watch: { upstream: up.child.pid }, cpuOf: 'upstream' })
+  const floor10 = await measure(ctx, { kase: 'bootstrap/list c=10 (floor proxy)', target: 'floor', url: `${floor.url}${list}`, connections: 10, watch: { floor: floor.pid }, cpuOf: 'floor', direct: direct10, note: 'thinnest Node forwarder' })
   const pass10 = await measure(ctx, { kase: 'bootstrap/list c=10 (forwarded)', target: 'hub', url: `${hub.url}${list}`, connections: 10, watch, cpuOf: 'hub', direct: direct10 })
+  noteOn(ctx, 'bootstrap/list c=10 (forwarded)', cpuVsFloor(pass10, floor10))
 
   const x = (n: number): string => `${n.toFixed(2)}×`
   check(ctx, 'passthrough req/s ≥ 0.5× direct (c=50)', pass !== undefined && direct !== undefined ? pass.reqPerSec / direct.reqPerSec : undefined, 0.5, '>=', x)
   check(ctx, 'passthrough hub CPU ≤ 60 µs/req (§9)', pass?.cpuUsPerReq.hub, 60, '<=', n => `${n.toFixed(1)} µs/req`)
   check(ctx, 'passthrough added p50 ≤ 1 ms at c=10 (§9)', pass10 !== undefined && direct10 !== undefined ? pass10.p50Ms - direct10.p50Ms : undefined, 1, '<=', n => `+${n.toFixed(3)} ms`)
+}
+
+/** Appends to the note of the row named `kase`. */
+function noteOn (ctx: Ctx, kase: string, text: string | undefined): void {
+  const row = ctx.r.rows.find(r => r.case === kase)
+  if (row === undefined || text === undefined) return
+  row.note = [row.note, text].filter(Boolean).join('; ')
 }
 
 // ---------------------------------------------------------------------------------------
@@ -268,6 +291,8 @@ async function s2 (ctx: Ctx): Promise<void> {
     try {
       const up = await startUpstreams(local, `s2-upstream-${n}`, n, { delayMs: 20 })
       const hub = await startHub(local, `s2-hub-${n}`, up.urls, { min: 1, max: 1 })
+      // With one member, a fan-out is one call in and one out: the floor forwarder's work.
+      const floor = n === 1 ? await startFloor(local, 's2-floor', up.urls[0]) : undefined
       const path = '/api/v0/repo/stat?size-only=true'
       const sumCheck = (body: string): string | undefined => {
         try {
@@ -282,7 +307,9 @@ async function s2 (ctx: Ctx): Promise<void> {
       for (const c of [10, 100]) {
         const kase = `repo/stat N=${n} c=${c}`
         const direct = await measure(local, { kase, target: 'direct', url: `${up.urls[0]}${path}`, connections: c, watch: { upstream: up.child.pid }, cpuOf: 'upstream', note: 'one member' })
+        const floorRes = floor === undefined ? undefined : await measure(local, { kase: `${kase} (floor proxy)`, target: 'floor', url: `${floor.url}${path}`, connections: c, watch: { floor: floor.pid }, cpuOf: 'floor', direct, note: 'thinnest Node forwarder' })
         const viaHub = await measure(local, { kase: `${kase} (fan-out)`, target: 'hub', url: `${hub.url}${path}`, connections: c, watch: { hub: hub.pid }, cpuOf: 'hub', direct, validate: sumCheck })
+        if (viaHub !== undefined && floorRes !== undefined) noteOn(local, `${kase} (fan-out)`, `CPU ${(viaHub.cpuUsPerReq.hub / floorRes.cpuUsPerReq.floor).toFixed(2)}× the floor's`)
         const ms = (v: number): string => `${v >= 0 ? '+' : ''}${v.toFixed(2)} ms`
         const both = viaHub !== undefined && direct !== undefined
         check(ctx, `N=${n} c=${c}: hub p50 ≤ member p50 + 1 ms`, both ? viaHub.p50Ms - direct.p50Ms : undefined, 1, '<=', ms)

@@ -49,7 +49,7 @@ export interface CompositeInfo {
 }
 
 const CACHE = process.env.SUPERCLUSTER_INTEROP_CACHE ?? join(homedir(), '.cache', 'supercluster-interop')
-const CLI = resolve('dist/src/cli/main.js')
+export const CLI = resolve('dist/src/cli/main.js')
 
 /** Reads the paths install.sh recorded; one clear line when it has not run. */
 export function loadBinaries (): Binaries {
@@ -79,7 +79,7 @@ function goEnv (extra: Record<string, string>): NodeJS.ProcessEnv {
 // ---------------------------------------------------------------------------------------
 // Processes
 
-interface Child { name: string, proc: ChildProcess, log: string, output: () => string }
+export interface Child { name: string, proc: ChildProcess, log: string, output: () => string }
 const live = new Set<Child>()
 let hooked = false
 
@@ -96,7 +96,7 @@ function hookExit (): void {
   }
 }
 
-function startChild (name: string, cmd: string, args: string[], env: NodeJS.ProcessEnv, logDir: string): Child {
+export function startChild (name: string, cmd: string, args: string[], env: NodeJS.ProcessEnv, logDir: string): Child {
   hookExit()
   const log = join(logDir, `${name}.log`)
   const out = createWriteStream(log)
@@ -114,7 +114,7 @@ function startChild (name: string, cmd: string, args: string[], env: NodeJS.Proc
   return child
 }
 
-async function stopChild (c: Child, graceMs = 5000): Promise<void> {
+export async function stopChild (c: Child, graceMs = 5000): Promise<void> {
   if (c.proc.exitCode !== null || c.proc.signalCode !== null || c.proc.pid === undefined) return
   const exited = new Promise<void>(resolve => c.proc.once('exit', () => resolve()))
   killGroup(c.proc.pid, 'SIGTERM')
@@ -123,7 +123,7 @@ async function stopChild (c: Child, graceMs = 5000): Promise<void> {
   clearTimeout(timer)
 }
 
-async function waitFor (c: Child, what: string, check: () => Promise<boolean> | boolean, timeoutMs = 60_000): Promise<void> {
+export async function waitFor (c: Child, what: string, check: () => Promise<boolean> | boolean, timeoutMs = 60_000): Promise<void> {
   const deadline = Date.now() + timeoutMs
   while (Date.now() < deadline) {
     if (c.proc.exitCode !== null || c.proc.signalCode !== null) {
@@ -160,7 +160,7 @@ async function post (url: string): Promise<{ status: number, text: string }> {
 // ---------------------------------------------------------------------------------------
 // Kubo
 
-async function startKubo (bins: Binaries, dir: string, name: string): Promise<{ info: KuboInfo, child: Child }> {
+export async function startKubo (bins: Binaries, dir: string, name: string): Promise<{ info: KuboInfo, child: Child }> {
   const repo = join(dir, name)
   const env = goEnv({ IPFS_PATH: repo })
   await run(bins.ipfs, ['init', '--profile=test', '--empty-repo'], env)
