@@ -482,6 +482,22 @@ async function s7 (ctx: Ctx): Promise<void> {
   if (direct.firstFailure !== undefined) ctx.r.rows.push({ case: kase, target: 'direct', unit: 'pins/s', error: recordFailure(ctx, kase, direct.firstFailure) })
   else ctx.r.rows.push({ case: kase, target: 'direct', rate: direct.perSec, unit: 'pins/s', p50Ms: direct.p50Ms, p99Ms: direct.p99Ms, cpu: directCpu, cpuUnit: 'ms/pin', note: 'one member' })
 
+  // The thinnest Node forwarder in front of one member: what one call in and one out cost
+  // here, the floor under the hub's CPU per pin (it writes no state and asks one member).
+  const floor = await startFloor(ctx, 's7-floor', up.urls[0])
+  const floorClient = new BurstClient(floor.url, concurrency)
+  let floorCpu: number | undefined
+  try {
+    await floorClient.run(pinPaths(makeCids(warmCount, `${run}warm-floor-`)))
+    const c0 = cpuMicros(floor.pid)
+    const f = await floorClient.run(pinPaths(makeCids(count, `${run}floor-`)))
+    floorCpu = (cpuMicros(floor.pid) - c0) / 1000 / count
+    if (f.firstFailure !== undefined) ctx.r.rows.push({ case: `${kase} (floor proxy)`, target: 'floor', unit: 'pins/s', error: recordFailure(ctx, `${kase} (floor proxy)`, f.firstFailure) })
+    else ctx.r.rows.push({ case: `${kase} (floor proxy)`, target: 'floor', rate: f.perSec, unit: 'pins/s', p50Ms: f.p50Ms, p99Ms: f.p99Ms, cpu: floorCpu, cpuUnit: 'ms/pin', ratio: direct.firstFailure === undefined ? f.perSec / direct.perSec : undefined, note: 'thinnest Node forwarder, one member' })
+  } finally {
+    await floorClient.close()
+  }
+
   const pinsNow = async (): Promise<number> => (await Promise.all(up.urls.map(upstreamStats))).reduce((a, s) => a + s.pins, 0)
   const waitPins = async (target: number, timeoutMs: number): Promise<number> => {
     const deadline = Date.now() + timeoutMs
@@ -524,7 +540,7 @@ async function s7 (ctx: Ctx): Promise<void> {
       ctx.r.rows.push({
         case: name, target: 'hub', rate: b.perSec, unit: 'pins/s', p50Ms: b.p50Ms, p99Ms: b.p99Ms, cpu: cpuMs, cpuUnit: 'ms/pin',
         ratio: direct.firstFailure === undefined ? b.perSec / direct.perSec : undefined,
-        note: `members got ${reached} pin/add`,
+        note: [`members got ${reached} pin/add`, floorCpu !== undefined ? `CPU ${(cpuMs / floorCpu).toFixed(2)}× the floor's` : undefined].filter(Boolean).join('; '),
       })
       check(ctx, `max ${max}: hub CPU ≤ 0.1 ms per pin (§9)`, cpuMs, 0.1, '<=', n => `${n.toFixed(3)} ms/pin`)
     } finally {

@@ -10,7 +10,6 @@
  * (`retiring`) while its pins are moved off it.
  */
 import PQueue from 'p-queue'
-import { anySignal } from 'any-signal'
 import { setTimeout as sleep } from 'node:timers/promises'
 import type { MemberClient } from '../members/client.js'
 import { discard, readText } from '../members/client.js'
@@ -72,8 +71,14 @@ export class PinService {
   /** Pins under way per member: the allocations in the store still say `queued`. */
   private readonly pinning = new Map<string, number>()
 
+  /** The work of every pin under way, aborted together at shutdown (one listener, not one per pin). */
+  private readonly working = new Set<AbortController>()
+
   constructor (components: PinServiceComponents) {
     this.c = components
+    components.shutdown.addEventListener('abort', () => {
+      for (const w of this.working) w.abort(components.shutdown.reason)
+    }, { once: true })
   }
 
   queue (member: string): PQueue {
@@ -152,7 +157,9 @@ export class PinService {
   private async fanOut (cid: string, mode: PinMode, name: string, min: number, primary: string[], spares: string[], request: AbortSignal, scope: RequestScope): Promise<string[]> {
     // Work continues after the answer; only an unanswered client's disconnect cancels it.
     const work = new AbortController()
-    const signal = anySignal([work.signal, this.c.shutdown])
+    if (this.c.shutdown.aborted) work.abort(this.c.shutdown.reason)
+    this.working.add(work)
+    const signal = work.signal
 
     return await new Promise<string[]>((resolve, reject) => {
       const acked: string[] = []
@@ -195,7 +202,7 @@ export class PinService {
           .finally(() => {
             running--
             finish()
-            if (running === 0) signal.clear()
+            if (running === 0) this.working.delete(work)
             this.tasks.delete(task)
           })
         this.tasks.add(task)

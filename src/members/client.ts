@@ -138,6 +138,7 @@ export class MemberClient {
   /** Endpoints in the order to try: healthy ones round-robin, then failed ones oldest-failure first. */
   private order (): Endpoint[] {
     const n = this.endpoints.length
+    if (n === 1) return this.endpoints
     const start = this.next++ % n
     const rotated = [...this.endpoints.slice(start), ...this.endpoints.slice(0, start)]
     return [...rotated.filter(e => e.failedAt === 0), ...rotated.filter(e => e.failedAt !== 0).sort((a, b) => a.failedAt - b.failedAt)]
