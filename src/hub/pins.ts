@@ -219,12 +219,12 @@ export class PinService {
     return this.inFlight.has(`${cid} ${member}`)
   }
 
-  /** Run `task` in the member's queue, busy from the moment it is queued until it ends. */
-  private async queued<T> (cid: string, member: string, signal: AbortSignal, task: () => Promise<T>): Promise<T> {
+  /** Busy (see `busy`) for as long as `work` runs: from queueing to the last store write. */
+  private async track<T> (cid: string, member: string, work: () => Promise<T>): Promise<T> {
     const key = `${cid} ${member}`
     this.inFlight.set(key, (this.inFlight.get(key) ?? 0) + 1)
     try {
-      return await this.enqueue(member, task, { signal })
+      return await work()
     } finally {
       const left = (this.inFlight.get(key) ?? 1) - 1
       if (left > 0) this.inFlight.set(key, left)
@@ -244,15 +244,20 @@ export class PinService {
    * drives it again.
    */
   async pinOn (member: string, cid: string, mode: PinMode, name: string, signal: AbortSignal, scope: RequestScope): Promise<void> {
-    await this.queued(cid, member, signal, async () => {
-      this.pinning.set(member, this.pinningOn(member) + 1)
-      try {
-        await this.pinOnMember(member, cid, mode, name, signal, scope)
-      } finally {
-        const left = this.pinningOn(member) - 1
-        if (left > 0) this.pinning.set(member, left)
-        else this.pinning.delete(member)
-      }
+    await this.track(cid, member, async () => {
+      // The member's slot is held for its calls only; the store writes after them run
+      // outside it, so a member that is quick to answer is not kept waiting on them.
+      await this.enqueue(member, async () => {
+        this.pinning.set(member, this.pinningOn(member) + 1)
+        try {
+          await this.pinOnMember(member, cid, mode, name, signal, scope)
+        } finally {
+          const left = this.pinningOn(member) - 1
+          if (left > 0) this.pinning.set(member, left)
+          else this.pinning.delete(member)
+        }
+      }, { signal })
+      await this.recordPinned(member, cid, mode, signal, scope)
     })
   }
 
@@ -266,11 +271,17 @@ export class PinService {
     }
     await this.withContent(m, cid, signal, scope, async (offline) => { await m.json('pin/add', { args: [cid], query: { ...query, offline: offline || undefined }, signal, scope }) })
     if (m.kind === 'cluster-proxy' && m.spec.restApi !== undefined) await this.untilClusterPinned(m, cid, signal, scope)
-    // An unpin may have run while this member was pinning (the client got its answer at
-    // `min`, then unpinned): its pin/rm here could have come first, so undo it here.
+  }
+
+  /**
+   * The member acknowledged: the allocation is pinned, unless an unpin ran meanwhile (the
+   * client got its answer at `min`, then unpinned) and its pin/rm there could have come
+   * first, in which case the member is unpinned again.
+   */
+  private async recordPinned (member: string, cid: string, mode: PinMode, signal: AbortSignal, scope: RequestScope): Promise<void> {
     const now = await this.c.store.get(cid)
     if (now === undefined || now.state !== 'pinned') {
-      await this.unpinOnMember(member, cid, mode, signal, scope)
+      await this.enqueue(member, async () => { await this.unpinOnMember(member, cid, mode, signal, scope) }, { signal })
       throw new PinWithdrawnError(cid)
     }
     await this.c.store.setAllocation(cid, member, 'pinned')
@@ -396,7 +407,9 @@ export class PinService {
 
   /** Unpin on one member, through its queue. */
   async unpinOn (member: string, cid: string, mode: PinMode, signal: AbortSignal, scope: RequestScope): Promise<void> {
-    await this.queued(cid, member, signal, async () => { await this.unpinOnMember(member, cid, mode, signal, scope) })
+    await this.track(cid, member, async () => {
+      await this.enqueue(member, async () => { await this.unpinOnMember(member, cid, mode, signal, scope) }, { signal })
+    })
   }
 
   private async unpinOnMember (member: string, cid: string, mode: PinMode, signal: AbortSignal, scope: RequestScope): Promise<void> {
