@@ -177,25 +177,8 @@ export class MemberClient {
     const started = performance.now()
     let status = 0
     const trailers = await this.attempt(req.metricLabel ?? command, rpcPath(command, req), req, started, async (ep, path, headers) => await new Promise<Record<string, string>>((resolve, reject) => {
-      const signal = req.signal
       let began = false
-      let onAbort: (() => void) | undefined
-      const done = (): void => { if (onAbort !== undefined) signal?.removeEventListener('abort', onAbort) }
-      ep.pool.dispatch({
-        origin: ep.origin,
-        path,
-        method: 'POST',
-        headers,
-        body: req.body ?? null,
-        headersTimeout: req.timeoutMs,
-        bodyTimeout: req.timeoutMs,
-      }, {
-        onRequestStart (controller) {
-          if (signal === undefined) return
-          if (signal.aborted) { controller.abort(signal.reason); return }
-          onAbort = () => { controller.abort(signal.reason) }
-          signal.addEventListener('abort', onAbort, { once: true })
-        },
+      this.dispatchTo(ep, path, 'POST', headers, req, {
         onResponseStart (controller, statusCode, h) {
           status = statusCode
           began = true
@@ -211,10 +194,10 @@ export class MemberClient {
           controller.pause()
           wait.then(() => { controller.resume() }, (err: Error) => { controller.abort(err) })
         },
-        onResponseEnd (_controller, t) { done(); resolve(t as Record<string, string>) },
+        onResponseEnd (_controller, t) { resolve(t as Record<string, string>) },
         // Once the answer began, a failure is the answer's: mapped here, so the endpoint
         // loop does not send the request again to another endpoint.
-        onResponseError: (_controller, err) => { done(); reject(began ? this.mapError(err) : err) },
+        onResponseError: (_controller, err) => { reject(began ? this.mapError(err) : err) },
       })
     }))
     this.init.observe?.(this.name, req.metricLabel ?? command, status < 400 ? 'ok' : 'error', (performance.now() - started) / 1000)
@@ -245,24 +228,7 @@ export class MemberClient {
       let size = 0
       let status = 0
       let resHeaders: Record<string, string | string[] | undefined> = {}
-      const signal = req.signal
-      let onAbort: (() => void) | undefined
-      const done = (): void => { if (onAbort !== undefined) signal?.removeEventListener('abort', onAbort) }
-      ep.pool.dispatch({
-        origin: ep.origin,
-        path,
-        method,
-        headers,
-        body: (req.body as Uint8Array | string | undefined) ?? null,
-        headersTimeout: req.timeoutMs,
-        bodyTimeout: req.timeoutMs,
-      }, {
-        onRequestStart (controller) {
-          if (signal === undefined) return
-          if (signal.aborted) { controller.abort(signal.reason); return }
-          onAbort = () => { controller.abort(signal.reason) }
-          signal.addEventListener('abort', onAbort, { once: true })
-        },
+      this.dispatchTo(ep, path, method, headers, req, {
         onResponseStart (_controller, statusCode, h) { status = statusCode; resHeaders = h },
         onResponseData: (controller, chunk) => {
           size += chunk.length
@@ -270,14 +236,44 @@ export class MemberClient {
           chunks.push(chunk)
         },
         onResponseEnd (_controller, trailers) {
-          done()
           resolve({ status, headers: resHeaders, text: Buffer.concat(chunks).toString('utf8'), trailers: trailers as Record<string, string>, endpoint: ep.url })
         },
-        onResponseError (_controller, err) { done(); reject(err) },
+        onResponseError (_controller, err) { reject(err) },
       })
     }))
     this.init.observe?.(this.name, command, answer.status < 400 ? 'ok' : 'error', (performance.now() - started) / 1000)
     return answer
+  }
+
+  /**
+   * One undici dispatch to `ep`: the call's AbortSignal aborts it for as long as it runs,
+   * and is let go before `onResponseEnd` or `onResponseError` is told.
+   */
+  private dispatchTo (ep: Endpoint, path: string, method: 'GET' | 'POST', headers: Record<string, string>, req: MemberRequest,
+    handler: Required<Pick<Dispatcher.DispatchHandler, 'onResponseStart' | 'onResponseData' | 'onResponseEnd' | 'onResponseError'>>): void {
+    const signal = req.signal
+    let onAbort: (() => void) | undefined
+    const done = (): void => { if (onAbort !== undefined) signal?.removeEventListener('abort', onAbort) }
+    ep.pool.dispatch({
+      origin: ep.origin,
+      path,
+      method,
+      headers,
+      body: req.body ?? null,
+      headersTimeout: req.timeoutMs,
+      bodyTimeout: req.timeoutMs,
+    }, {
+      onRequestStart (controller) {
+        if (signal === undefined) return
+        if (signal.aborted) { controller.abort(signal.reason); return }
+        onAbort = () => { controller.abort(signal.reason) }
+        signal.addEventListener('abort', onAbort, { once: true })
+      },
+      onResponseStart: handler.onResponseStart,
+      onResponseData: handler.onResponseData,
+      onResponseEnd (controller, trailers) { done(); handler.onResponseEnd(controller, trailers) },
+      onResponseError (controller, err) { done(); handler.onResponseError(controller, err) },
+    })
   }
 
   /** The endpoint loop: failover on delivery failures while the body can be sent again. */
