@@ -269,7 +269,7 @@ export class PinService {
       // the cluster proxy reads `type`, not `recursive` (ipfs-cluster-proxy.md §1.2)
       type: m.kind === 'cluster-proxy' ? mode : undefined,
     }
-    await this.withContent(m, cid, signal, scope, async (offline) => { await m.json('pin/add', { args: [cid], query: { ...query, offline: offline || undefined }, signal, scope }) })
+    await this.withContent(m, cid, signal, scope, true, async (offline) => { await m.json('pin/add', { args: [cid], query: { ...query, offline: offline || undefined }, signal, scope }) })
     if (m.kind === 'cluster-proxy' && m.spec.restApi !== undefined) await this.untilClusterPinned(m, cid, signal, scope)
   }
 
@@ -305,16 +305,17 @@ export class PinService {
   /**
    * Run a member call that needs `cid`'s blocks; if the member lacks them, copy the DAG
    * from a member that has it and run the call again. `offline` tells the call to ask the
-   * member to use only what it has.
+   * member to use only what it has; `takesOffline` says whether Kubo honours that for this
+   * command (pin/add does; pin/update, checked against Kubo 0.43, searches regardless).
    */
-  private async withContent (m: MemberClient, cid: string, signal: AbortSignal, scope: RequestScope, call: (offline: boolean) => Promise<void>): Promise<void> {
+  private async withContent (m: MemberClient, cid: string, signal: AbortSignal, scope: RequestScope, takesOffline: boolean, call: (offline: boolean) => Promise<void>): Promise<void> {
     // An online daemon (Kubo, a cluster's peers, a hub over them) asked to pin what it lacks
     // searches the network until the deadline instead of failing. Kubo takes its global
     // `offline` option on the pin itself and then fails fast, so content it has costs one
     // round trip. Cluster proxies and hubs do not pass that option on, so they are asked
     // first whether they have the root block (skipping this left real clusters searching
     // for a minute). Embedded nodes fail fast by themselves.
-    const offline = m.kind === 'kubo'
+    const offline = takesOffline && m.kind === 'kubo'
     if (m.kind !== 'embedded' && !offline && !await this.hasBlock(m, cid, signal, scope)) {
       const holder = await this.findHolder(cid, m.name, signal, scope)
       if (holder !== undefined) await this.copyBestEffort(holder, m, cid, signal, scope)
@@ -443,7 +444,7 @@ export class PinService {
       const m = this.member(member)
       try {
         await this.enqueue(member, async () => {
-          await this.withContent(m, to, signal, scope, async (offline) => { await m.json('pin/update', { args: [from, to], query: { unpin, offline: offline || undefined }, signal, scope }) })
+          await this.withContent(m, to, signal, scope, false, async () => { await m.json('pin/update', { args: [from, to], query: { unpin }, signal, scope }) })
         }, { signal })
         await store.setAllocation(to, member, 'pinned')
         if (unpin) await store.deleteAllocation(from, member)

@@ -160,7 +160,20 @@ async function post (url: string): Promise<{ status: number, text: string }> {
 // ---------------------------------------------------------------------------------------
 // Kubo
 
+/** Start a Kubo daemon; one that exits before it is ready (a port taken meanwhile) is set up again, twice at most. */
 export async function startKubo (bins: Binaries, dir: string, name: string): Promise<{ info: KuboInfo, child: Child }> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await startKuboOnce(bins, dir, name)
+    } catch (err) {
+      if (attempt >= 3 || !/exited/.test((err as Error).message)) throw err
+      process.stderr.write(`interop: ${name} exited before it was ready (attempt ${attempt}); setting it up again on new ports\n${(err as Error).message.slice(-1500)}\n`)
+      await rm(join(dir, name), { recursive: true, force: true })
+    }
+  }
+}
+
+async function startKuboOnce (bins: Binaries, dir: string, name: string): Promise<{ info: KuboInfo, child: Child }> {
   const repo = join(dir, name)
   const env = goEnv({ IPFS_PATH: repo })
   await run(bins.ipfs, ['init', '--profile=test', '--empty-repo'], env)
@@ -247,6 +260,24 @@ async function startClusterPeer (bins: Binaries, dir: string, name: string, init
   return child
 }
 
+/**
+ * Start a cluster peer; one that exits before it is ready is set up again (new ports, new
+ * identity) and started once more, twice at most. Its ports are chosen before the daemon
+ * binds them, and a daemon dialling out in between can take one of them.
+ */
+async function startClusterPeerRetrying (bins: Binaries, dir: string, name: string, init: Awaited<ReturnType<typeof initClusterPeer>>, bootstrap: string | undefined,
+  again: () => Promise<Awaited<ReturnType<typeof initClusterPeer>>>): Promise<{ child: Child, init: Awaited<ReturnType<typeof initClusterPeer>> }> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return { child: await startClusterPeer(bins, dir, name, init, bootstrap), init }
+    } catch (err) {
+      if (attempt >= 3 || !/exited/.test((err as Error).message)) throw err
+      process.stderr.write(`interop: cluster-${name} exited before it was ready (attempt ${attempt}); setting it up again on new ports\n${(err as Error).message.slice(-1500)}\n`)
+      init = await again()
+    }
+  }
+}
+
 /** `ipfs-cluster-ctl` against one peer's REST API; `--enc json` answers. */
 export async function clusterCtl (info: CompositeInfo, peer: ClusterPeerInfo, args: string[]): Promise<string> {
   const { stdout } = await run(info.bins.clusterCtl, ['--host', peer.restAddr, '--enc', 'json', ...args], goEnv({}))
@@ -279,9 +310,12 @@ export async function startComposite (): Promise<Composite> {
       const secret = randomBytes(32).toString('hex')
       const peers: ClusterPeerInfo[] = []
       const inits = await Promise.all([1, 2].map(async i => await initClusterPeer(bins, dir, `cluster-${sc}${i}`, secret, kubo(`${sc}${i}`).apiAddr, `sub-${sc}`)))
-      const first = `/ip4/127.0.0.1/tcp/${inits[0].ports.cluster}/p2p/${inits[0].peerId}`
-      for (const [i, init] of inits.entries()) {
-        children.push(await startClusterPeer(bins, dir, `${sc}${i + 1}`, init, i === 0 ? undefined : first))
+      let first = ''
+      for (const [i, chosen] of inits.entries()) {
+        const { child, init } = await startClusterPeerRetrying(bins, dir, `${sc}${i + 1}`, chosen, i === 0 ? undefined : first,
+          async () => await initClusterPeer(bins, dir, `cluster-${sc}${i + 1}`, secret, kubo(`${sc}${i + 1}`).apiAddr, `sub-${sc}`))
+        if (i === 0) first = `/ip4/127.0.0.1/tcp/${init.ports.cluster}/p2p/${init.peerId}`
+        children.push(child)
         peers.push({
           name: `${sc}${i + 1}`,
           peerId: init.peerId,
@@ -329,8 +363,10 @@ ${subClusters.map(sc => `  - name: ${sc.name}
     await waitFor(hub, 'hub answers version', async () => (await post(`${hubUrl}/api/v0/version`)).status === 200)
 
     // Cluster c: a single peer whose IPFS daemon is the hub.
-    const cInit = await initClusterPeer(bins, dir, 'cluster-c1', randomBytes(32).toString('hex'), `/ip4/127.0.0.1/tcp/${hubPort}`, 'over-hub')
-    children.push(await startClusterPeer(bins, dir, 'c1', cInit))
+    const cSecret = randomBytes(32).toString('hex')
+    const cSetup = async (): Promise<Awaited<ReturnType<typeof initClusterPeer>>> => await initClusterPeer(bins, dir, 'cluster-c1', cSecret, `/ip4/127.0.0.1/tcp/${hubPort}`, 'over-hub')
+    const { child: cChild, init: cInit } = await startClusterPeerRetrying(bins, dir, 'c1', await cSetup(), undefined, cSetup)
+    children.push(cChild)
     const clusterC: ClusterPeerInfo = {
       name: 'c1',
       peerId: cInit.peerId,

@@ -3,6 +3,7 @@
  * daemon asked to pin what it lacks searches the network until the deadline, so the hub
  * asks each member to pin with Kubo's `offline` option: the daemon holding the content
  * pins at once, the other fails fast, gets the DAG copied from the holder and pins it.
+ * Kubo's pin/update ignores that option, so there the hub looks first (block/stat).
  */
 import { mkdtemp, rm, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
@@ -49,13 +50,20 @@ afterAll(async () => {
   if (dir !== undefined) await rm(dir, { recursive: true, force: true })
 })
 
+/** Content added to one daemon only, unpinned: its CID. */
+async function addTo (k: KuboInfo, label: string): Promise<string> {
+  const boundary = 'kubo-members'
+  const body = `--${boundary}\r\nContent-Disposition: form-data; name="file"; filename="f.txt"\r\n\r\n${uniqueText(label)}\r\n--${boundary}--\r\n`
+  const added = await rpc(k.api, '/api/v0/add?pin=false', { body, headers: { 'content-type': `multipart/form-data; boundary=${boundary}` } })
+  expect(added.status, added.text).toBe(200)
+  return (JSON.parse(added.text.trim().split('\n').at(-1)!) as { Hash: string }).Hash
+}
+
 describe('Kubo members', () => {
+  let cid: string
+
   it('a pin of content one daemon holds lands on both: the other gets it copied, not searched for', async () => {
-    const boundary = 'kubo-members'
-    const body = `--${boundary}\r\nContent-Disposition: form-data; name="file"; filename="held.txt"\r\n\r\n${uniqueText('held by x')}\r\n--${boundary}--\r\n`
-    const added = await rpc(x.api, '/api/v0/add?pin=false', { body, headers: { 'content-type': `multipart/form-data; boundary=${boundary}` } })
-    expect(added.status, added.text).toBe(200)
-    const cid = (JSON.parse(added.text.trim().split('\n').at(-1)!) as { Hash: string }).Hash
+    cid = await addTo(x, 'held by x')
     expect((await rpc(y.api, `/api/v0/block/stat?arg=${cid}&offline=true`)).status).toBe(500) // y lacks it
 
     const pinned = await rpc(hubUrl, `/api/v0/pin/add?arg=${cid}`)
@@ -67,5 +75,17 @@ describe('Kubo members', () => {
     const report = await rpc(hubUrl, `/supercluster/v1/pins/${cid}?live=false`, { method: 'GET' })
     const allocations = (JSON.parse(report.text) as { allocations: Array<{ member: string, status: string }> }).allocations
     expect(allocations.map(a => [a.member, a.status]).sort()).toEqual([['x', 'pinned'], ['y', 'pinned']])
+  })
+
+  it('pin/update to content one daemon holds moves both pins: the other gets it copied first', async () => {
+    const to = await addTo(x, 'update target on x')
+    const updated = await rpc(hubUrl, `/api/v0/pin/update?arg=${cid}&arg=${to}`)
+    expect(updated.status, updated.text).toBe(200)
+    expect(JSON.parse(updated.text)).toEqual({ Pins: [cid, to] })
+    for (const k of [x, y]) {
+      const pins = await kuboPins(k.api)
+      expect(pins.get(to)).toBe('recursive')
+      expect(pins.has(cid)).toBe(false)
+    }
   })
 })
