@@ -67,15 +67,14 @@ export function hubCommands (live: HubComponents): Command[] {
       const cluster = clusterOptions(ctx.url.searchParams)
       const name = ctx.options.name as string | undefined
       if (name !== undefined && Buffer.byteLength(name) > 255) throw new CommandError(`pin name is ${Buffer.byteLength(name)} bytes (max 255 bytes)`)
-      const pinned: string[] = []
       const acked: string[][] = []
       const recursive = ctx.options.recursive !== false
-      for (const arg of ctx.args) {
-        const cid = await resolvePath(ctx, h, arg)
+      // Every argument is resolved before anything is pinned: a bad one changes nothing.
+      const pinned = await resolveAll(ctx, h)
+      for (const cid of pinned) {
         acked.push(await h.pins.pin(cid, {
           mode: recursive ? 'recursive' : 'direct', name, metadata: cluster.metadata, replication: cluster.replication, signal: ctx.signal, scope: ctx.scope,
         }))
-        pinned.push(cid)
       }
       if (ctx.options.progress !== true) return await sendValue(ctx.c, { Pins: pinned })
       // Kubo counts the blocks and bytes it walked while pinning recursively and, when that
@@ -89,12 +88,10 @@ export function hubCommands (live: HubComponents): Command[] {
 
     cmd({ path: 'pin/rm', args: pathArgs('ipfs-path', true, true), options: [{ name: 'recursive', aliases: ['r'], type: 'bool', default: true }] },
       async (ctx, h) => {
-        const removed: string[] = []
-        for (const arg of ctx.args) {
-          const cid = await resolvePath(ctx, h, arg)
-          await h.pins.unpin(cid, ctx.options.recursive !== false, ctx.signal, ctx.scope)
-          removed.push(cid)
-        }
+        // Kubo removes argument by argument and stops at the first bad one; here every
+        // argument is resolved and checked first, so a request that fails removes nothing.
+        const removed = await resolveAll(ctx, h)
+        await h.pins.unpinAll(removed, ctx.options.recursive !== false, ctx.signal, ctx.scope)
         return await sendValue(ctx.c, { Pins: removed })
       }),
 
@@ -166,6 +163,13 @@ export async function passthroughRaw (raw: RawContext, h: HubComponents, label =
 
 async function passthrough (ctx: CommandContext, h: HubComponents): Promise<Response> {
   return await passthroughRaw({ c: ctx.c, path: ctx.command, url: ctx.url, signal: ctx.signal, scope: ctx.scope, hasBody: hasRequestBody(ctx.c), body: ctx.body }, h, ctx.command)
+}
+
+/** The CIDs of every argument, in order; the first that cannot be resolved is the error. */
+async function resolveAll (ctx: CommandContext, h: HubComponents): Promise<string[]> {
+  const cids: string[] = []
+  for (const arg of ctx.args) cids.push(await resolvePath(ctx, h, arg))
+  return cids
 }
 
 /** The CID a path names; sub-paths are resolved by a member that holds the root. */

@@ -16,7 +16,7 @@ import { discard, readText } from '../members/client.js'
 import { liveStatus } from '../members/live-status.js'
 import type { HealthMonitor } from '../members/monitor.js'
 import type { Placement } from '../placement/placement.js'
-import type { PinMode, PinStore } from '../state/store.js'
+import type { PinMode, PinRecord, PinStore } from '../state/store.js'
 import type { Replication } from '../topology/index.js'
 import type { Logger } from '../log.js'
 import { CommandError, NotEnoughReplicasError, NotPinnedError, UpstreamError, errorMessage, isLoopRefusal } from '../errors.js'
@@ -389,9 +389,7 @@ export class PinService {
    */
   async unpin (cid: string, recursive: boolean, signal: AbortSignal, scope: RequestScope): Promise<void> {
     const { store } = this.c
-    const rec = await store.get(cid)
-    if (rec === undefined || rec.state !== 'pinned') throw new NotPinnedError()
-    if (!recursive && rec.mode === 'recursive') throw new CommandError(`${cid} is pinned recursively`)
+    const rec = await this.unpinnable(cid, recursive)
     await store.setPinState(cid, 'unpinning')
     const allocations = await store.allocations(cid)
     // `signal` is the request's, which shutdown aborts too.
@@ -407,6 +405,23 @@ export class PinService {
   }
 
   /** Unpin on one member, through its queue. */
+  /**
+   * Unpin several pins. Each is checked first, so a request that names one that is not
+   * pinned (or pinned recursively, for a direct unpin) gets its error and removes none.
+   */
+  async unpinAll (cids: string[], recursive: boolean, signal: AbortSignal, scope: RequestScope): Promise<void> {
+    for (const cid of cids) await this.unpinnable(cid, recursive)
+    for (const cid of cids) await this.unpin(cid, recursive, signal, scope)
+  }
+
+  /** The pin record of a pin that this unpin may remove; Kubo's error otherwise. */
+  private async unpinnable (cid: string, recursive: boolean): Promise<PinRecord> {
+    const rec = await this.c.store.get(cid)
+    if (rec === undefined || rec.state !== 'pinned') throw new NotPinnedError()
+    if (!recursive && rec.mode === 'recursive') throw new CommandError(`${cid} is pinned recursively`)
+    return rec
+  }
+
   async unpinOn (member: string, cid: string, mode: PinMode, signal: AbortSignal, scope: RequestScope): Promise<void> {
     await this.track(cid, member, async () => {
       await this.enqueue(member, async () => { await this.unpinOnMember(member, cid, mode, signal, scope) }, { signal })

@@ -308,6 +308,34 @@ describe('content on Kubo members', () => {
   })
 })
 
+describe('several arguments', () => {
+  it('a pin/rm or pin/add with a bad argument, or one not pinned, changes nothing', async () => {
+    hub = await testHub({ replication: { min: 1, max: 1 } })
+    const [a, b, c] = makeCids(3)
+    expect((await hub.post(`/api/v0/pin/add?arg=${a}`)).status).toBe(200)
+    const pinnedA = holders(hub, a)
+    expect(pinnedA).toHaveLength(1)
+
+    const badPath = await hub.post(`/api/v0/pin/rm?arg=${a}&arg=QmNotACid`)
+    expect(badPath.status).toBe(500)
+    const notPinned = await hub.post(`/api/v0/pin/rm?arg=${a}&arg=${b}`)
+    expect(notPinned.status).toBe(500)
+    expect((await notPinned.json() as { Message: string }).Message).toBe('not pinned or pinned indirectly')
+    expect((await hub.h.store.get(a))?.state).toBe('pinned')
+    expect(holders(hub, a)).toEqual(pinnedA)
+    expect(hub.mocks.reduce((n, m) => n + m.count('pin/rm'), 0)).toBe(0)
+
+    const badAdd = await hub.post(`/api/v0/pin/add?arg=${c}&arg=QmNotACid`)
+    expect(badAdd.status).toBe(500)
+    expect(await hub.h.store.get(c)).toBeUndefined()
+    expect(holders(hub, c)).toEqual([])
+
+    const both = await hub.post(`/api/v0/pin/rm?arg=${a}&arg=/ipfs/${a}`)
+    expect(both.status).toBe(500) // the second names the same pin, gone by then: as Kubo
+    expect(await hub.h.store.get(a)).toBeUndefined()
+  })
+})
+
 describe('pin queues', () => {
   it('count a pin as busy from the moment it is queued, so repair does not queue it twice', async () => {
     hub = await testHub({ members: 1, replication: { min: 1, max: 1 } })

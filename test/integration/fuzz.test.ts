@@ -5,7 +5,9 @@
  * Kubo's error shapes (JSON `{Message, Code, Type:"error"}`, or a one-line text/plain
  * 400/403/404/405/431); nothing without valid credentials and no `read` credential may
  * change the pinset; afterwards the process is alive and answers `version`, its RSS grew
- * within a generous bound, and pin/ls is exactly what was acknowledged.
+ * within a generous bound, and pin/ls is exactly what was acknowledged, give or take the
+ * CIDs named by a pin/add, pin/rm or pin/update that failed on a member after others
+ * in the same request were done (the hub checks arguments first, not member answers).
  *
  * `SUPERCLUSTER_FUZZ_RUNS` (default 600) and `SUPERCLUSTER_FUZZ_SEED` replay a run; the
  * seed is printed. `SUPERCLUSTER_FUZZ_TRACE=1` prints each request before it is sent.
@@ -219,6 +221,8 @@ describe('hostile input', () => {
     // pins acknowledged (and not removed since), and CIDs an add may have pinned
     const acknowledged = new Set<string>()
     const added = new Set<string>()
+    // named by a pin command that failed: it may have acted on them before it failed
+    const uncertain = new Set<string>()
     const counts = { sent: 0, refusedByClient: 0, byStatus: new Map<number, number>() }
     // warm up, then the baseline
     for (let i = 0; i < 30; i++) await (await request(`${url}/api/v0/version`, { method: 'POST', dispatcher: agent, headers: authHeader('read') })).body.text()
@@ -252,9 +256,17 @@ describe('hostile input', () => {
       if ((sent.cred === 'none' || sent.cred === 'garbage' || sent.cred === 'query') && !preflight) {
         expect([401, 400, 431], `${sent.method} ${sent.path} without credentials -> ${res.statusCode}`).toContain(res.statusCode)
       }
-      if (res.statusCode !== 200 || sent.method !== 'POST') return
-      const path = decodeURIComponent(sent.path.split('?')[0].replace(/\/+$/, ''))
+      if (sent.method !== 'POST') return
+      let path: string
+      try { path = decodeURIComponent(sent.path.split('?')[0].replace(/\/+$/, '')) } catch { return }
       const command = path.replace(/^\/api\/v0\//, '')
+      if (res.statusCode !== 200) {
+        if (/^pin\/(add|rm|update)(\/|$)/.test(command)) {
+          const named = [...new URLSearchParams(sent.path.split('?')[1] ?? '').getAll('arg'), command.split('/')[2] ?? '']
+          for (const a of named) for (const cid of VALID) if (a.includes(cid)) uncertain.add(cid)
+        }
+        return
+      }
       expect(sent.cred === 'read' && /^(pin\/(add|rm|update)|add|block\/put|dag\/put)(\/|$)/.test(command), `read credential changed state: ${sent.path}`).toBe(false)
       const values = body.split('\n').filter(l => l.trim() !== '').map(l => JSON.parse(l) as { Pins?: string[], Hash?: string })
       if (/^pin\/add(\/|$)/.test(command)) for (const v of values) for (const p of v.Pins ?? []) acknowledged.add(p)
@@ -285,8 +297,8 @@ describe('hostile input', () => {
     // the pinset: every acknowledged pin listed, nothing listed that was not acknowledged or added
     const ls = await request(`${url}/api/v0/pin/ls?stream=true`, { method: 'POST', dispatcher: agent, headers: authHeader('read') })
     const listed = new Set((await ls.body.text()).split('\n').filter(l => l !== '').map(l => (JSON.parse(l) as { Cid: string }).Cid))
-    for (const cid of acknowledged) expect(listed.has(cid), `acknowledged ${cid} missing from pin/ls`).toBe(true)
-    for (const cid of listed) expect(acknowledged.has(cid) || added.has(cid), `${cid} listed but never acknowledged`).toBe(true)
+    for (const cid of acknowledged) expect(listed.has(cid) || uncertain.has(cid), `acknowledged ${cid} missing from pin/ls`).toBe(true)
+    for (const cid of listed) expect(acknowledged.has(cid) || added.has(cid) || uncertain.has(cid), `${cid} listed but never acknowledged`).toBe(true)
     process.stdout.write(`fuzz: ${counts.sent} answered, ${counts.refusedByClient} not sendable, statuses ${JSON.stringify(Object.fromEntries([...counts.byStatus].sort((a, b) => a[0] - b[0])))}, ` +
       `${acknowledged.size} pins acknowledged, ${listed.size} listed, RSS +${Math.round(grown / 1024 / 1024)} MiB\n`)
   }, 300_000)
