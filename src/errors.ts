@@ -73,10 +73,17 @@ export class BadRequestError extends TransportError {
   constructor (message: string) { super(400, message) }
 }
 
-/** `encoding=` other than json: a 400 Kubo gives after its API headers are set. */
+/** What this software calls itself in `Server` and `AgentVersion`. */
+export const SERVER_HEADER = 'supercluster/0.1.0'
+
+/**
+ * `encoding=` other than json: a 400 Kubo gives after its API headers are set, so of
+ * those it carries `Server` (the only plain-text error that does).
+ */
 export class InvalidEncodingError extends BadRequestError {
   static override readonly name: string = 'InvalidEncodingError'
   override name = 'InvalidEncodingError'
+  override readonly headers = { Server: SERVER_HEADER }
   constructor (encoding: string) { super(`invalid encoding: ${encoding}`) }
 }
 

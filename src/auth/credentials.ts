@@ -18,7 +18,7 @@ export interface Principal {
 }
 
 /** scrypt cost parameters of `scrypt:` secrets (N = 2^14, r = 8, p = 1: ~16 MiB, tens of ms). */
-export const SCRYPT_PARAMS = { N: 16384, r: 8, p: 1, maxmem: 64 * 1024 * 1024 }
+const SCRYPT_PARAMS = { N: 16384, r: 8, p: 1, maxmem: 64 * 1024 * 1024 }
 
 interface Entry {
   principal: Principal

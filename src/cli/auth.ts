@@ -7,6 +7,7 @@
  * `--api-auth` is (`bearer:<token>` or `basic:<user>:<password>`).
  */
 import type { Command } from 'commander'
+import { request, type Dispatcher } from 'undici'
 import { hashSecret } from '../auth/credentials.js'
 
 export function registerAuthCommands (program: Command): void {
@@ -21,6 +22,16 @@ export function registerAuthCommands (program: Command): void {
       if (secret === '') throw new Error('no secret on stdin')
       process.stdout.write(`${await hashSecret(secret, opts.scrypt === true ? 'scrypt' : 'sha256')}\n`)
     })
+}
+
+/**
+ * One call from the CLI to a hub's admin API, with the credential of `apiAuthHeaders`.
+ * An answer whose status is not in `ok` (200 alone by default) is an error that says it.
+ */
+export async function hubRequest (api: string, path: string, init: { method?: 'GET' | 'POST', ok?: number[] } = {}): Promise<Dispatcher.ResponseData> {
+  const res = await request(new URL(path, api), { method: init.method ?? 'GET', headers: apiAuthHeaders() })
+  if (!(init.ok ?? [200]).includes(res.statusCode)) throw new Error(`hub answered ${res.statusCode}: ${await res.body.text()}`)
+  return res
 }
 
 /** The `Authorization` header for the CLI's calls to a hub, from SUPERCLUSTER_API_AUTH. */

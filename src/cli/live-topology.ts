@@ -73,7 +73,8 @@ export function startLiveTopology (opts: LiveTopologyOptions): () => void {
   let queue = Promise.resolve()
   const stop = new AbortController()
 
-  const reload = async (read: () => Promise<string>, source: 'watch' | 'SIGHUP'): Promise<ReloadResult> => {
+  // `known`: the text's hash when the caller already has it (the watcher computed it).
+  const reload = async (read: () => Promise<string>, source: 'watch' | 'SIGHUP', known?: string): Promise<ReloadResult> => {
     const fail = (result: 'invalid' | 'refused', problems: string[]): ReloadResult => {
       metrics.topologyReloads.labels(result).inc()
       log.error({ file, source, problems }, `topology not applied (${result}), the running one stays: ${problems.join('; ')}`)
@@ -83,7 +84,7 @@ export function startLiveTopology (opts: LiveTopologyOptions): () => void {
     let next: Topology
     try {
       const text = await read()
-      hash = contentHash(text)
+      hash = known ?? contentHash(text)
       if (hash === runningHash) {
         log.info({ file, source }, 'topology unchanged')
         return 'unchanged'
@@ -107,10 +108,10 @@ export function startLiveTopology (opts: LiveTopologyOptions): () => void {
     void change.retired.then(async () => { await embedded.prune(hub.components.topology) })
     return 'ok'
   }
-  const enqueue = (read: () => Promise<string>, source: 'watch' | 'SIGHUP'): Promise<void> => {
+  const enqueue = (read: () => Promise<string>, source: 'watch' | 'SIGHUP', known?: string): Promise<void> => {
     queue = queue.then(async () => {
       if (stop.signal.aborted) return
-      const result = await reload(read, source)
+      const result = await reload(read, source, known)
       // Certificates are rotated in place: SIGHUP (and any applied edit) reads hub.tls's
       // files again; a pair that does not load leaves the running one serving.
       if (hub.components.topology.hub.tls !== undefined && (source === 'SIGHUP' || result === 'ok')) {
@@ -126,7 +127,7 @@ export function startLiveTopology (opts: LiveTopologyOptions): () => void {
     watchTopologyFile(file, {
       settleMs: opts.settleMs,
       initialHash: runningHash,
-      onChange: async (text) => { await enqueue(async () => text, 'watch') },
+      onChange: async (text, hash) => { await enqueue(async () => text, 'watch', hash) },
       onError: (err) => { log.warn({ file, err: errorMessage(err) }, 'watching the topology file') },
       signal: stop.signal,
     })

@@ -7,23 +7,13 @@
  */
 import type { Command } from 'commander'
 import cliProgress from 'cli-progress'
-import { request } from 'undici'
-import { apiAuthHeaders } from './auth.js'
+import { hubRequest } from './auth.js'
 import { table } from './table.js'
+import type { PinReport } from '../hub/pin-status.js'
 
-interface PinStatusReport {
-  cid: string
-  name: string
-  mode: string
-  state: string
-  replicationMin: number
-  replicationMax: number
-  allocations: Array<{ member: string, status: string, error?: string, attempts: number, updatedAt: number }>
-  live?: Record<string, { status: string, peers?: Record<string, string>, error?: string, source: string, hub?: PinStatusReport, hubError?: string }>
-}
 
 /** One table row per allocation; a hub member's own allocations follow it, indented. */
-function statusRows (r: PinStatusReport, depth = 0): string[][] {
+function statusRows (r: PinReport, depth = 0): string[][] {
   return r.allocations.flatMap(a => {
     const live = r.live?.[a.member]
     const peers = live?.peers !== undefined ? Object.entries(live.peers).map(([p, s]) => `${p}=${s}`).join(' ') : ''
@@ -41,11 +31,10 @@ export function registerPinsCommands (program: Command): void {
     .option('--api <url>', 'the hub', 'http://127.0.0.1:5001')
     .option('--json', 'print JSON instead of a table')
     .action(async (cid: string, opts: { api: string, json?: boolean }) => {
-      const res = await request(new URL(`/supercluster/v1/pins/${encodeURIComponent(cid)}`, opts.api), { headers: apiAuthHeaders() })
+      const res = await hubRequest(opts.api, `/supercluster/v1/pins/${encodeURIComponent(cid)}`, { ok: [200, 404] })
       const text = await res.body.text()
       if (res.statusCode === 404) throw new Error(`${cid} is not pinned on this hub`)
-      if (res.statusCode !== 200) throw new Error(`hub answered ${res.statusCode}: ${text}`)
-      const r = JSON.parse(text) as PinStatusReport
+      const r = JSON.parse(text) as PinReport
       if (opts.json === true) {
         process.stdout.write(JSON.stringify(r, null, 2) + '\n')
         return
@@ -61,8 +50,7 @@ export function registerPinsCommands (program: Command): void {
     .requiredOption('--member <name>', 'the member whose pins to adopt')
     .option('--api <url>', 'the hub', 'http://127.0.0.1:5001')
     .action(async (opts: { member: string, api: string }) => {
-      const res = await request(new URL(`/supercluster/v1/import?member=${encodeURIComponent(opts.member)}`, opts.api), { method: 'POST', headers: apiAuthHeaders() })
-      if (res.statusCode !== 200) throw new Error(`hub answered ${res.statusCode}: ${await res.body.text()}`)
+      const res = await hubRequest(opts.api, `/supercluster/v1/import?member=${encodeURIComponent(opts.member)}`, { method: 'POST' })
       const bar = process.stderr.isTTY ? new cliProgress.SingleBar({ format: 'scanned {value} pins, adopted {adopted}', hideCursor: true }, cliProgress.Presets.shades_classic) : undefined
       bar?.start(0, 0, { adopted: 0 })
       let buffered = ''

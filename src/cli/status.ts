@@ -6,8 +6,7 @@
  * (`--json`) the admin API's JSON as it came.
  */
 import type { Command } from 'commander'
-import { request } from 'undici'
-import { apiAuthHeaders } from './auth.js'
+import { hubRequest } from './auth.js'
 import { table } from './table.js'
 import type { StatusMember, StatusReport } from '../hub/status-report.js'
 
@@ -20,8 +19,7 @@ export function registerStatusCommands (program: Command): void {
     .option('--api <url>', 'the hub', 'http://127.0.0.1:5001')
     .option('--json', 'print JSON instead of a table')
     .action(async (opts: { api: string, json?: boolean }) => {
-      const res = await request(new URL('/supercluster/v1/status', opts.api), { headers: apiAuthHeaders() })
-      if (res.statusCode !== 200) throw new Error(`hub answered ${res.statusCode}: ${await res.body.text()}`)
+      const res = await hubRequest(opts.api, '/supercluster/v1/status')
       const report = await res.body.json() as StatusReport
       if (opts.json === true) {
         process.stdout.write(JSON.stringify(report, null, 2) + '\n')

@@ -12,12 +12,12 @@ import { countPinMoves, type PinMoves } from '../placement/moves.js'
 import { PostgresPinStore } from '../state/postgres.js'
 import { SqlitePinStore } from '../state/sqlite.js'
 import type { PinStore } from '../state/store.js'
-import { diffTopologies, formatTopologyDiff, redactUrl, type Topology } from '../topology/index.js'
+import { diffTopologies, formatTopologyDiff, redactUrl, stateBackendOf, type Topology } from '../topology/index.js'
 import { table } from './table.js'
 import { EXIT_INVALID, type ResolvedIo } from './topology-io.js'
 
 /** Exit code when the topologies differ (diff(1)'s convention). */
-export const EXIT_DIFFERENT = 1
+const EXIT_DIFFERENT = 1
 
 export type PinMovement =
   | ({ known: true, source: string } & PinMoves)
@@ -57,8 +57,8 @@ Exit code: 0 the topologies are equal, ${EXIT_DIFFERENT} they differ, ${EXIT_INV
 }
 
 /** Count pin moves from the state at `location`, or say why that is not known. */
-export async function pinMovement (location: string, before: Topology, after: Topology): Promise<PinMovement> {
-  const postgres = /^postgres(ql)?:\/\//i.test(location)
+async function pinMovement (location: string, before: Topology, after: Topology): Promise<PinMovement> {
+  const postgres = stateBackendOf(location) === 'postgres'
   const source = postgres ? redactUrl(location) : sqliteFile(location)
   let store: PinStore
   try {
@@ -90,7 +90,7 @@ function sqliteFile (location: string): string {
   return location
 }
 
-export function formatPinMovement (p: PinMovement): string {
+function formatPinMovement (p: PinMovement): string {
   if (!p.known) return `pins: movement unknown: ${p.reason}\n`
   const head = `pins: ${p.moved} of ${p.pins} would move (state ${p.source})\n`
   const rows = p.members

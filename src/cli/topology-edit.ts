@@ -8,7 +8,8 @@
  */
 import type { Command } from 'commander'
 import cliProgress from 'cli-progress'
-import { request } from 'undici'
+import { hubRequest } from './auth.js'
+import type { StatusReport } from '../hub/status-report.js'
 import { TopologyError } from '../errors.js'
 import {
   addMember, editTopologyFile, parseDuration, removeMember, setDrain, setValue, type Splice,
@@ -134,12 +135,9 @@ function usage (message: string): TopologyError {
   return new TopologyError([message])
 }
 
-interface StatusReport { members: Array<{ name: string, pins?: Record<string, number> }> }
-
 /** Allocations the hub holds for `member`, every status counted; throws when the hub does not know it. */
 async function pinsOn (hub: string, member: string): Promise<number> {
-  const res = await request(new URL('/supercluster/v1/status', hub))
-  if (res.statusCode !== 200) throw new Error(`hub answered ${res.statusCode}: ${await res.body.text()}`)
+  const res = await hubRequest(hub, '/supercluster/v1/status')
   const report = await res.body.json() as StatusReport
   const m = report.members.find(x => x.name === member)
   if (m === undefined) throw new Error(`the hub at ${hub} has no member ${member} (members: ${report.members.map(x => x.name).join(', ')})`)

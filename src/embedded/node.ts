@@ -447,7 +447,6 @@ export class EmbeddedNode {
 
   // ---------------------------------------------------------------- dag
 
-  /** dag/export: the DAG under a CID (or path) as a streamed CARv1. */
   /**
    * refs: the CIDs below `root`, depth-first in link order, the root itself left out.
    * `recursive` follows links all the way down (each block once when `unique`); otherwise
@@ -475,6 +474,7 @@ export class EmbeddedNode {
     }
   }
 
+  /** dag/export: the DAG under a CID (or path) as a streamed CARv1. */
   async * dagExport (root: CidLike, options: AbortOptions = {}): AsyncGenerator<Uint8Array, void, undefined> {
     const { ctl: { signal }, leave } = this.enter(options.signal)
     try {

@@ -27,16 +27,6 @@ const LACKS_CONTENT = /could not find|block was not found|failed to fetch|not fo
 const NO_LINK = /no link named|not found in directory|file does not exist/i
 const IS_DIRECTORY = /is a directory/i
 
-class GatewayNotFoundError extends CommandError {
-  static override readonly name: string = 'GatewayNotFoundError'
-  override name = 'GatewayNotFoundError'
-  override readonly code = 'HUB_ERR_GATEWAY_NOT_FOUND'
-  constructor (message: string) {
-    super(message)
-    this.status = 404
-  }
-}
-
 type GatewayComponents = Pick<HubComponents, 'store' | 'members' | 'monitor' | 'topology' | 'shutdown' | 'log'>
 
 /** The gateway's Hono app. */
@@ -90,7 +80,7 @@ async function serve (c: Context, h: GatewayComponents, spec: GatewaySpec, signa
     let etag = `"${root}"`
     if (sub !== '') {
       const resolved = await resolve(m, ipfsPath, query, signal)
-      if (resolved.kind === 'missing') throw new GatewayNotFoundError(`${ipfsPath}: ${resolved.message}`)
+      if (resolved.kind === 'missing') throw new TransportError(404, `${ipfsPath}: ${resolved.message}`)
       if (resolved.kind === 'skip') { failures++; continue }
       etag = `"${resolved.cid}"`
       if (noneMatch(c.req.header('if-none-match'), etag)) return new Response(null, { status: 304, headers: { ...base, ETag: etag } })
@@ -99,11 +89,11 @@ async function serve (c: Context, h: GatewayComponents, spec: GatewaySpec, signa
     if (res.status === 200) return await sendFile(c, m, res, { ipfsPath, query, signal, headers: { ...base, ETag: etag } })
     const text = await readText(res.body, m.name, 64 * 1024)
     if (IS_DIRECTORY.test(text)) return await sendDirectory(c, m, { pathname, ipfsPath, query, signal, headers: { ...base, ETag: etag } })
-    if (NO_LINK.test(text)) throw new GatewayNotFoundError(`${ipfsPath}: ${m.answerError(res, text).message}`)
+    if (NO_LINK.test(text)) throw new TransportError(404, `${ipfsPath}: ${m.answerError(res, text).message}`)
     if (!LACKS_CONTENT.test(text)) h.log.warn({ member: m.name, status: res.status, err: m.answerError(res, text).message }, 'gateway: member failed to cat')
     failures++
   }
-  throw new GatewayNotFoundError(failures === 0
+  throw new TransportError(404, failures === 0
     ? `${ipfsPath}: no member holds this content`
     : `${ipfsPath}: no member could serve this content`)
 }

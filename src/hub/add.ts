@@ -23,7 +23,7 @@ import { pushable } from 'it-pushable'
 import { anySignal } from 'any-signal'
 import type { CommandContext } from '../kubo/transport.js'
 import { sendChannel } from '../kubo/respond.js'
-import { peekParts } from '../kubo/multipart.js'
+import { multipartEntries, peekParts } from '../kubo/multipart.js'
 import type { MemberClient } from '../members/client.js'
 import { CommandError, NotEnoughReplicasError, errorMessage, isLoopRefusal, isMemberAnswer } from '../errors.js'
 import type { HubComponents } from './components.js'
@@ -33,7 +33,6 @@ import { logFields } from '../request-context.js'
 import { KuboAddNames, UploadParts, type AddEvent } from './add-events.js'
 import { DISCARD, addEventStream, addOptionsOf, resolveAddOptions, runAdd } from '../embedded/importer.js'
 import { UnsupportedError } from '../embedded/errors.js'
-import { multipartEntries } from '../kubo/multipart.js'
 
 interface Lane {
   member: MemberClient

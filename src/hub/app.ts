@@ -13,9 +13,8 @@ import { anySignal } from 'any-signal'
 import { createKuboApp } from '../kubo/transport.js'
 import { clientConcurrency } from '../kubo/limits.js'
 import { Authenticator } from '../auth/credentials.js'
-import { limitsOf, redactUrl } from '../topology/index.js'
+import { limitsOf, redactTopology, redactUrl } from '../topology/index.js'
 import { errorMessage } from '../errors.js'
-import { redactTopology } from '../topology/index.js'
 import { BREAKER_STATE_VALUE, outcomeOf } from '../metrics.js'
 import { BACKGROUND, REQUEST_ID_HEADER, logFields, requestIdFrom, type RequestScope } from '../request-context.js'
 import type { HubComponents } from './components.js'
@@ -51,8 +50,9 @@ export function createHubApp (h: HubComponents, opts: HubAppOptions): Hono {
   // Before any route: requests over the per-client limit, then unauthenticated ones, stop here.
   const limits = limitsOf(h.topology.hub)
   const auth = createHubAuth(opts.auth ?? new Authenticator(h.topology.hub.auth))
-  app.use('*', clientConcurrency(limits.maxConcurrentPerClient))
-  app.use('*', auth.middleware)
+  // Registered only when they can refuse something (decided once, not per request).
+  if (limits.maxConcurrentPerClient > 0) app.use('*', clientConcurrency(limits.maxConcurrentPerClient))
+  if (auth.middleware !== undefined) app.use('*', auth.middleware)
   // Routes outside /api/v0 first; the Kubo API is registered on the same app (a nested
   // app would route and build a context twice per request).
   app.get('/metrics', async (c) => {

@@ -16,8 +16,8 @@ import { covers, roleFor, roleForHubPath } from '../auth/roles.js'
 import { parseHostPort, type Role, type Topology } from '../topology/index.js'
 
 export interface HubAuth {
-  /** Runs first on the hub's app; answers 401/403 itself. */
-  middleware: MiddlewareHandler
+  /** Runs first on the hub's app; answers 401/403 itself. Absent without credentials. */
+  middleware?: MiddlewareHandler
   /** For the Kubo transport: refuses a command the request's role does not cover. */
   authorize?: (c: Context, command: string) => void
 }
@@ -31,7 +31,7 @@ export function createHubAuth (auth: Authenticator): HubAuth {
       throw new AccessDeniedError(`credential "${principal.name}" has role ${principal.role}; ${what} needs role ${needed} (hub.auth)`)
     }
   }
-  if (!auth.enabled) return { middleware: async function noAuth (_c, next) { await next() } }
+  if (!auth.enabled) return {}
   return {
     middleware: async function authenticate (c, next) {
       // A CORS preflight carries no credentials by design and runs nothing.
@@ -63,7 +63,7 @@ function safeDecode (path: string): string {
 const LOOPBACK = /^(127\.\d+\.\d+\.\d+|::1|localhost)$/i
 
 /** Whether a listen host accepts connections from loopback only. */
-export function isLoopback (host: string): boolean {
+function isLoopback (host: string): boolean {
   return LOOPBACK.test(host.replace(/^\[|\]$/g, ''))
 }
 

@@ -46,8 +46,3 @@ function fromSegments (arg: string, segments: string[]): ParsedPath {
   }
   return { cid, root: cid.toString(), rest: rest.join('/') }
 }
-
-/** Canonical string of a CID string (normalises base). */
-export function canonicalCid (s: string): string {
-  return CID.parse(s).toString()
-}

@@ -28,7 +28,7 @@ import type { CommandSpec } from '../kubo/options.js'
 import { ADD_OPTIONS, PIN_ADD_OPTIONS, PIN_LS_OPTIONS, VERSION_OPTIONS, versionInfo } from '../kubo/specs.js'
 import type { MemberClient } from '../members/client.js'
 import { rank } from '../placement/placement.js'
-import { CommandError, PinNotFoundError, errorMessage, isLoopRefusal } from '../errors.js'
+import { CommandError, PinNotFoundError, SERVER_HEADER, errorMessage, isLoopRefusal } from '../errors.js'
 import type { PinRecord } from '../state/store.js'
 import type { HubComponents } from './components.js'
 import { handleAdd } from './add.js'
@@ -45,7 +45,7 @@ export function hubCommands (live: HubComponents): Command[] {
     ({ spec, handler: async (ctx) => await handler(ctx, { ...live }) })
   const readRoute = (path: string, options: CommandSpec['options'] = [], stdin = false): Command =>
     cmd({ path, args: pathArgs('ipfs-path', true, stdin), options }, async (ctx, h) => await routeRead(ctx, h))
-  const version = versionInfo(`supercluster/0.1.0 node/${process.version}`)
+  const version = versionInfo(`${SERVER_HEADER} node/${process.version}`)
   // Which peer ID each member stands for, learnt once; the member set itself is read per
   // request, since a reload may change it.
   const leafIds = new LeafIds(() => live.topology.hub.id)
@@ -56,7 +56,7 @@ export function hubCommands (live: HubComponents): Command[] {
     cmd({ path: 'id', args: [{ name: 'peerid', required: false }], options: [{ name: 'format', aliases: ['f'], type: 'string' }, { name: 'peerid-base', type: 'string' }] },
       async (ctx, h) => {
         if (ctx.args.length > 0 && ctx.args[0] !== h.identity.id) return await passthrough(ctx, h)
-        return await sendValue(ctx.c, { ID: h.identity.id, PublicKey: h.identity.publicKey, Addresses: [], AgentVersion: 'supercluster/0.1.0', Protocols: [] })
+        return await sendValue(ctx.c, { ID: h.identity.id, PublicKey: h.identity.publicKey, Addresses: [], AgentVersion: SERVER_HEADER, Protocols: [] })
       }),
 
     cmd({
@@ -190,7 +190,6 @@ async function resolvePath (ctx: CommandContext, h: HubComponents, arg: string):
   throw new CommandError(`could not resolve ${arg}: ${last === undefined ? 'no member available' : errorMessage(last)}`)
 }
 
-/** Members of the topology that are up and hold the CID. */
 /**
  * Unique blocks and bytes of the pinned DAGs, as one of each pin's holders counts them
  * (`dag/stat`, offline); undefined when no holder could say.
@@ -212,6 +211,7 @@ async function dagTotals (h: HubComponents, cids: string[], holders: string[][],
   return { blocks, bytes }
 }
 
+/** Members of the topology that are up and hold the CID. */
 async function upHolders (h: HubComponents, cid: string): Promise<string[]> {
   return (await h.store.holders(cid)).filter(n => h.monitor.isUp(n) && h.members.has(n))
 }
@@ -248,17 +248,22 @@ async function pinLs (ctx: CommandContext, h: HubComponents): Promise<Response> 
   let entries: AsyncIterable<{ cid: string, type: string, name: string }>
   if (ctx.args.length > 0) {
     const found: Array<{ cid: string, type: string, name: string }> = []
-    for (const arg of ctx.args) {
-      const cid = await resolvePath(ctx, h, arg)
-      const rec = await h.store.get(cid)
-      if (rec !== undefined && rec.state === 'pinned' && matches(rec)) {
-        found.push({ cid, type: rec.mode, name: rec.name })
-        continue
+    const indirect = indirectRoots(ctx, h)
+    try {
+      for (const arg of ctx.args) {
+        const cid = await resolvePath(ctx, h, arg)
+        const rec = await h.store.get(cid)
+        if (rec !== undefined && rec.state === 'pinned' && matches(rec)) {
+          found.push({ cid, type: rec.mode, name: rec.name })
+          continue
+        }
+        // Not pinned itself: Kubo still answers for a block inside a recursive pin.
+        const via = (type === 'all' || type === 'indirect') && nameFilter === undefined ? await indirect.rootOf(cid) : undefined
+        if (via === undefined) throw new PinNotFoundError(arg)
+        found.push({ cid, type: `indirect through ${via}`, name: '' })
       }
-      // Not pinned itself: Kubo still answers for a block inside a recursive pin.
-      const via = (type === 'all' || type === 'indirect') && nameFilter === undefined ? await indirectRoot(ctx, h, cid) : undefined
-      if (via === undefined) throw new PinNotFoundError(arg)
-      found.push({ cid, type: `indirect through ${via}`, name: '' })
+    } finally {
+      await indirect.close()
     }
     entries = (async function * () { yield * found })()
   } else {
@@ -309,12 +314,33 @@ async function * listPins (ctx: CommandContext, h: HubComponents, type: string, 
   }
 }
 
-/** The recursive pin whose DAG holds `cid`, if any (Kubo's "indirect through <root>"). */
-async function indirectRoot (ctx: CommandContext, h: HubComponents, cid: string): Promise<string | undefined> {
-  for await (const p of h.store.list({ mode: 'recursive', state: 'pinned' })) {
-    for await (const ref of dagRefs(ctx, h, p.cid)) if (ref === cid) return p.cid
+/**
+ * The recursive pin whose DAG holds a CID, if any (Kubo's "indirect through <root>"), for
+ * every argument of one request: a single walk over the recursive pins' DAGs, in store
+ * order, taken only as far as a question needs and remembered for the next question.
+ */
+function indirectRoots (ctx: CommandContext, h: HubComponents): { rootOf: (cid: string) => Promise<string | undefined>, close: () => Promise<void> } {
+  const firstRoot = new Map<string, string>()
+  const walk = (async function * () {
+    for await (const p of h.store.list({ mode: 'recursive', state: 'pinned' })) {
+      for await (const ref of dagRefs(ctx, h, p.cid)) yield { ref, root: p.cid }
+    }
+  })()
+  let done = false
+  return {
+    rootOf: async (cid) => {
+      const known = firstRoot.get(cid)
+      if (known !== undefined || done) return known
+      for (let next = await walk.next(); next.done !== true; next = await walk.next()) {
+        const { ref, root } = next.value
+        if (!firstRoot.has(ref)) firstRoot.set(ref, root)
+        if (ref === cid) return root
+      }
+      done = true
+      return undefined
+    },
+    close: async () => { await walk.return(undefined) },
   }
-  return undefined
 }
 
 /**

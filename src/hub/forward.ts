@@ -11,7 +11,7 @@ import type { MemberClient, MemberResponse } from '../members/client.js'
 import { VIA_HEADER, readText } from '../members/client.js'
 import { commandHeaders, respond } from '../kubo/respond.js'
 import { NoMemberAvailableError } from '../errors.js'
-import type { RequestScope } from '../request-context.js'
+import { REQUEST_ID_HEADER, type RequestScope } from '../request-context.js'
 
 /** RFC 9110 hop-by-hop headers, plus ones the forwarder sets itself. */
 const HOP_BY_HOP = new Set([
@@ -40,7 +40,7 @@ function answerHeaders (from: Record<string, string | string[] | undefined>): Re
   for (const [k, v] of Object.entries(from)) {
     const key = k.toLowerCase()
     if (v === undefined || (HOP_BY_HOP.has(key) && key !== 'content-length')) continue
-    if (key === 'x-request-id') continue // a hub member's echo of ours: the hub answers for its own request id
+    if (key === REQUEST_ID_HEADER) continue // a hub member's echo of ours: the hub answers for its own request id
     // A header sent twice (the cluster proxy repeats Vary) is joined without repeats.
     headers[key] = Array.isArray(v) ? [...new Set(v.flatMap(x => x.split(/,\s*/)))].join(', ') : v
   }
@@ -61,7 +61,7 @@ function answerHeaders (from: Record<string, string | string[] | undefined>): Re
 }
 
 /** Copy a member's answer to the client as a stream, trailer included. */
-export async function pipeResponse (c: Context, res: MemberResponse): Promise<Response> {
+async function pipeResponse (c: Context, res: MemberResponse): Promise<Response> {
   return await respond(c, async (e) => {
     e.start(answerHeaders(res.headers), res.status)
     try {

@@ -16,7 +16,7 @@ import type { HubComponents } from './components.js'
 import type { RequestScope } from '../request-context.js'
 
 /** How long a lower hub gets to report on the pin. */
-export const LOWER_HUB_TIMEOUT_MS = 5_000
+const LOWER_HUB_TIMEOUT_MS = 5_000
 
 export interface MemberLive extends LiveAnswer {
   /** Members of kind hub: that hub's own report of the pin. */

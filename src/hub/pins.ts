@@ -23,6 +23,7 @@ import { CommandError, NotEnoughReplicasError, NotPinnedError, UpstreamError, er
 import { multipartFile } from './multipart.js'
 import { logFields, type RequestScope } from '../request-context.js'
 import { memberClient } from './components.js'
+import { Counts } from '../counts.js'
 
 export interface PinOptions {
   mode: PinMode
@@ -67,9 +68,9 @@ export class PinService {
   /** Member tasks with their bookkeeping, so `idle()` also waits for the store writes after them. */
   private readonly tasks = new Set<Promise<unknown>>()
   /** `<cid> <member>` of every member task queued or under way, with how many. */
-  private readonly inFlight = new Map<string, number>()
+  private readonly inFlight = new Counts<string>()
   /** Pins under way per member: the allocations in the store still say `queued`. */
-  private readonly pinning = new Map<string, number>()
+  private readonly pinning = new Counts<string>()
 
   /** The work of every pin under way, aborted together at shutdown (one listener, not one per pin). */
   private readonly working = new Set<AbortController>()
@@ -222,19 +223,17 @@ export class PinService {
   /** Busy (see `busy`) for as long as `work` runs: from queueing to the last store write. */
   private async track<T> (cid: string, member: string, work: () => Promise<T>): Promise<T> {
     const key = `${cid} ${member}`
-    this.inFlight.set(key, (this.inFlight.get(key) ?? 0) + 1)
+    this.inFlight.add(key)
     try {
       return await work()
     } finally {
-      const left = (this.inFlight.get(key) ?? 1) - 1
-      if (left > 0) this.inFlight.set(key, left)
-      else this.inFlight.delete(key)
+      this.inFlight.remove(key)
     }
   }
 
   /** How many pins this hub is driving onto the member right now. */
   pinningOn (member: string): number {
-    return this.pinning.get(member) ?? 0
+    return this.pinning.get(member)
   }
 
   /**
@@ -248,13 +247,11 @@ export class PinService {
       // The member's slot is held for its calls only; the store writes after them run
       // outside it, so a member that is quick to answer is not kept waiting on them.
       await this.enqueue(member, async () => {
-        this.pinning.set(member, this.pinningOn(member) + 1)
+        this.pinning.add(member)
         try {
           await this.pinOnMember(member, cid, mode, name, signal, scope)
         } finally {
-          const left = this.pinningOn(member) - 1
-          if (left > 0) this.pinning.set(member, left)
-          else this.pinning.delete(member)
+          this.pinning.remove(member)
         }
       }, { signal })
       await this.recordPinned(member, cid, mode, signal, scope)
@@ -346,7 +343,7 @@ export class PinService {
   }
 
   /** A member that has the content: the store's holders first, then any member that has the root block. */
-  async findHolder (cid: string, except: string, signal: AbortSignal, scope: RequestScope): Promise<MemberClient | undefined> {
+  private async findHolder (cid: string, except: string, signal: AbortSignal, scope: RequestScope): Promise<MemberClient | undefined> {
     const known = (await this.c.store.holders(cid)).find(n => n !== except && memberClient(this.c, n) !== undefined && this.c.monitor.isUp(n))
     if (known !== undefined) return this.member(known)
     for (const m of this.c.members.values()) {
@@ -367,7 +364,7 @@ export class PinService {
   }
 
   /** Stream `dag/export` from one member into `dag/import` on another; nothing is buffered. */
-  async copyDag (from: MemberClient, to: MemberClient, cid: string, signal: AbortSignal, scope: RequestScope): Promise<void> {
+  private async copyDag (from: MemberClient, to: MemberClient, cid: string, signal: AbortSignal, scope: RequestScope): Promise<void> {
     this.c.log.info({ ...logFields(scope), cid, from: from.name, to: to.name }, 'copying content between members')
     const exp = await from.request('dag/export', { args: [cid], signal, scope })
     if (exp.status >= 400) throw from.answerError(exp, await readText(exp.body, from.name))
@@ -404,7 +401,6 @@ export class PinService {
     if (loop !== undefined) throw (loop as PromiseRejectedResult).reason
   }
 
-  /** Unpin on one member, through its queue. */
   /**
    * Unpin several pins. Each is checked first, so a request that names one that is not
    * pinned (or pinned recursively, for a direct unpin) gets its error and removes none.
@@ -422,6 +418,7 @@ export class PinService {
     return rec
   }
 
+  /** Unpin on one member, through its queue. */
   async unpinOn (member: string, cid: string, mode: PinMode, signal: AbortSignal, scope: RequestScope): Promise<void> {
     await this.track(cid, member, async () => {
       await this.enqueue(member, async () => { await this.unpinOnMember(member, cid, mode, signal, scope) }, { signal })

@@ -107,7 +107,7 @@ export class Balancer {
    * One pin: add the copies it lacks, remove those that should go once it is safe to.
    * `misplaced`: this step changed something, or copies that should go are still there.
    */
-  async step (pin: PinRecord, run: Pick<BalanceRun, 'previous' | 'kick'>): Promise<{ outcome: Outcome, misplaced: boolean }> {
+  private async step (pin: PinRecord, run: Pick<BalanceRun, 'previous' | 'kick'>): Promise<{ outcome: Outcome, misplaced: boolean }> {
     const { store, monitor, pins, metrics, log } = this.c
     const max = pin.replicationMax
     const allocations = (await store.allocations(pin.cid)).filter(a => a.status !== 'unpinning')

@@ -185,7 +185,7 @@ export class Reconciler {
   }
 
   /** Exponential backoff with jitter: half to all of base·2^attempts, capped. */
-  backoff (attempts: number): number {
+  private backoff (attempts: number): number {
     const full = Math.min(this.spec.retryMaxMs, this.spec.retryBaseMs * 2 ** Math.min(attempts, 30))
     return Math.round(full / 2 + Math.random() * full / 2)
   }
@@ -212,7 +212,7 @@ export class Reconciler {
   }
 
   /** Compare one member's pins with the store, both ways. */
-  async reconcileMember (m: MemberClient): Promise<void> {
+  private async reconcileMember (m: MemberClient): Promise<void> {
     const { store, log, metrics } = this.c
     const started = Date.now()
     let unknown = 0
@@ -257,7 +257,7 @@ export class Reconciler {
   }
 
   /** Pins held by members down longer than the grace period get copies on up members until `min` are up. */
-  async replaceDownMembers (): Promise<void> {
+  private async replaceDownMembers (): Promise<void> {
     const { store, monitor, placement, log, metrics } = this.c
     const down = [...this.c.members.keys()].filter(n => !monitor.isUp(n) && monitor.downFor(n) >= this.spec.graceMs)
     for (const member of down) {

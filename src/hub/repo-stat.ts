@@ -60,6 +60,20 @@ export class LeafIds {
     return known.id
   }
 
+  /**
+   * The peer ID of the daemon behind one endpoint of `m` (cluster proxies forward `id` to
+   * their peer's daemon), kept like a member's; a failure is thrown, not kept.
+   */
+  async ofEndpoint (m: MemberClient, url: string, signal: AbortSignal, scope: RequestScope): Promise<string> {
+    const key = `${m.name} ${url}`
+    const cached = this.known.get(key)
+    if (cached !== undefined && Date.now() < cached.until) return cached.id
+    const { ID } = await m.json<{ ID?: unknown }>('id', { endpoint: url, scope, signal, timeoutMs: ID_TIMEOUT_MS })
+    const id = typeof ID === 'string' && ID !== '' ? ID : `url:${url}`
+    this.known.set(key, { id, until: Date.now() + ID_TTL_MS })
+    return id
+  }
+
   private byUrl (m: MemberClient): string {
     const urls = m.urls.map(u => {
       const url = new URL(u)
@@ -95,7 +109,7 @@ export async function repoStat (ctx: CommandContext, h: HubComponents, distinct:
       const below = parseLeaves(res.text)
       if (below !== undefined) return below
       const stat = parseRepoStat(res.text)
-      const numObjects = sizeOnly || res.text.includes('"NumObjects"') ? stat.NumObjects : await countObjects(m, h, ctx.signal, ctx.scope)
+      const numObjects = sizeOnly || res.text.includes('"NumObjects"') ? stat.NumObjects : await countObjects(m, h, ids, ctx.signal, ctx.scope)
       return [{ Id: identify ? await ids.of(m, ctx.signal, ctx.scope) : `member:${m.name}`, RepoSize: stat.RepoSize, StorageMax: stat.StorageMax, NumObjects: numObjects }]
     } catch (err) {
       ctx.signal.throwIfAborted()
@@ -128,7 +142,7 @@ export async function repoStat (ctx: CommandContext, h: HubComponents, distinct:
 }
 
 /** NumObjects of a member whose repo/stat lacks it: the blocks of each distinct daemon behind its endpoints. */
-async function countObjects (m: MemberClient, h: HubComponents, signal: AbortSignal, scope: RequestScope): Promise<bigint> {
+async function countObjects (m: MemberClient, h: HubComponents, ids: LeafIds, signal: AbortSignal, scope: RequestScope): Promise<bigint> {
   const skip = (url: string, err: unknown): undefined => {
     signal.throwIfAborted()
     h.log.warn({ ...logFields(scope), member: m.name, endpoint: url, err: errorMessage(err) }, 'repo/stat: objects of a peer not counted')
@@ -137,8 +151,7 @@ async function countObjects (m: MemberClient, h: HubComponents, signal: AbortSig
   const daemons = new Map<string, string>()
   await Promise.all(m.urls.map(async url => {
     try {
-      const { ID } = await m.json<{ ID?: unknown }>('id', { endpoint: url, scope, signal, timeoutMs: ID_TIMEOUT_MS })
-      const id = typeof ID === 'string' && ID !== '' ? ID : `url:${url}`
+      const id = await ids.ofEndpoint(m, url, signal, scope)
       if (!daemons.has(id)) daemons.set(id, url)
     } catch (err) {
       skip(url, err)

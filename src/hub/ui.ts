@@ -12,7 +12,7 @@ import { createHash } from 'node:crypto'
 import type { StatusReport } from './status-report.js'
 
 /** How often the page asks for a new status, ms. */
-export const REFRESH_MS = 1000
+const REFRESH_MS = 1000
 
 /**
  * The report as HTML, every value escaped. Self-contained (it uses no name from outside

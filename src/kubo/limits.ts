@@ -10,6 +10,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http'
 import type { Context, MiddlewareHandler } from 'hono'
 import { BodyTimeoutError, PayloadTooLargeError, TooManyRequestsError, type HubError } from '../errors.js'
 import { errorResponse } from './respond.js'
+import { Counts } from '../counts.js'
 
 export interface BodyLimits {
   /** Largest request body in bytes; 0 or absent = no limit. */
@@ -56,9 +57,13 @@ export class BodyGuard {
     }
     // A stall is the client's only when everything it sent has been taken by the reader:
     // a slow reader (a member taking an upload slowly) keeps data buffered here.
+    // One timer for the whole body, pushed back on each chunk (not one new timer per chunk).
     const arm = (): void => {
       if (this.idleMs <= 0) return
-      if (timer !== undefined) clearTimeout(timer)
+      if (timer !== undefined) {
+        timer.refresh()
+        return
+      }
       timer = setTimeout(() => {
         if (guarded.readableLength > 0 || guarded.writableLength > 0) arm()
         else trip(new BodyTimeoutError(this.idleMs))
@@ -95,21 +100,18 @@ export class BodyGuard {
  * its connection closed, streamed answers included.
  */
 export function clientConcurrency (max: number): MiddlewareHandler {
-  const inflight = new Map<string, number>()
+  const inflight = new Counts<string>()
   return async function limitClients (c: Context, next) {
     if (max <= 0) { await next(); return }
     const env = c.env as { incoming?: IncomingMessage, outgoing?: ServerResponse } | undefined
     const key = env?.incoming?.socket.remoteAddress ?? 'local'
-    const n = inflight.get(key) ?? 0
-    if (n >= max) return errorResponse(new TooManyRequestsError(max), { command: false })
-    inflight.set(key, n + 1)
+    if (inflight.get(key) >= max) return errorResponse(new TooManyRequestsError(max), { command: false })
+    inflight.add(key)
     let released = false
     const release = (): void => {
       if (released) return
       released = true
-      const left = (inflight.get(key) ?? 1) - 1
-      if (left <= 0) inflight.delete(key)
-      else inflight.set(key, left)
+      inflight.remove(key)
     }
     const out = env?.outgoing
     if (out === undefined) {

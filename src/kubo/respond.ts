@@ -9,9 +9,9 @@
 import type { ServerResponse } from 'node:http'
 import type { Context } from 'hono'
 import { RESPONSE_ALREADY_SENT } from '@hono/node-server/utils/response'
-import { HubError, InvalidEncodingError, TransportError, errorMessage } from '../errors.js'
+import { HubError, SERVER_HEADER, TransportError, errorMessage } from '../errors.js'
 
-export const SERVER_HEADER = 'supercluster/0.1.0'
+export { SERVER_HEADER }
 const EXPOSED = 'X-Stream-Output, X-Chunked-Output, X-Content-Length'
 
 /** Headers on every command response (go-ipfs-cmds responseemitter + rs/cors). */
@@ -69,8 +69,6 @@ export function errorResponse (err: unknown, options: { command?: boolean } = {}
         Vary: 'Origin',
         // Go's server counts a short answer even for HEAD, which sends no body.
         'Content-Length': String(Buffer.byteLength(text)),
-        // Kubo checks the encoding after its API headers are set, everything else before.
-        ...(err instanceof InvalidEncodingError ? { Server: SERVER_HEADER } : {}),
         ...err.headers,
       },
     })

@@ -15,7 +15,7 @@ import {
   UpstreamError, UpstreamProtocolError, UpstreamTimeoutError, UpstreamUnreachableError, errorMessage,
 } from '../errors.js'
 import type { MemberKind, MemberSpec } from '../topology/index.js'
-import type { RequestScope } from '../request-context.js'
+import { REQUEST_ID_HEADER, type RequestScope } from '../request-context.js'
 
 export type QueryInit = URLSearchParams | Record<string, string | number | boolean | undefined | string[]>
 
@@ -284,7 +284,7 @@ export class MemberClient {
     if (req.contentType !== undefined) headers['content-type'] = req.contentType
     const via = this.init.viaHeader?.(req.scope)
     if (via !== undefined && via !== '') headers[VIA_HEADER] = via
-    if (req.scope.id !== undefined) headers['x-request-id'] = req.scope.id
+    if (req.scope.id !== undefined) headers[REQUEST_ID_HEADER] = req.scope.id
     const failures: Error[] = []
     for (const ep of req.endpoint !== undefined ? this.endpoints.filter(e => e.url === req.endpoint) : this.order()) {
       req.signal?.throwIfAborted()

@@ -27,7 +27,7 @@ interface GlobalPinInfo {
 }
 
 /** Collapse a cluster's per-peer tracker statuses into one member status. */
-export function summariseCluster (statuses: string[]): LiveStatus {
+function summariseCluster (statuses: string[]): LiveStatus {
   const relevant = statuses.filter(s => s !== 'remote' && s !== 'sharded')
   if (relevant.length === 0) return 'unpinned'
   if (relevant.some(s => s === 'pin_error' || s === 'cluster_error' || s === 'unexpectedly_unpinned' || s === 'unpin_error' || s === 'undefined')) return 'error'

@@ -32,13 +32,12 @@ export interface PinMoves {
   members: MemberMoves[]
 }
 
-/** The members a topology places a pin on, all members up, its draining members excluded. */
-export function placer (topology: Topology): (pin: PlacedPin) => string[] {
+/** The members a topology places a pin on, all members up (placement leaves draining ones out). */
+function placer (topology: Topology): (pin: PlacedPin) => string[] {
   const placement = new Placement(topology, () => true)
-  const exclude = new Set(topology.members.filter(m => m.drain).map(m => m.name))
   return (pin) => {
     const decision = placement.place({
-      key: pin.cid, name: pin.name, replication: { min: pin.replicationMin, max: pin.replicationMax }, exclude,
+      key: pin.cid, name: pin.name, replication: { min: pin.replicationMin, max: pin.replicationMax },
     })
     return decision.ranked.slice(0, decision.replication.max)
   }

@@ -10,7 +10,7 @@
  * which the reconciler compares across topologies to move pins after a change.
  */
 import { createHash } from 'node:crypto'
-import { pinNameMatcher, type MemberSpec, type PlacementRule, type Replication, type Topology } from '../topology/index.js'
+import { pinNameMatcher, placeableMembers, type MemberSpec, type PlacementRule, type Replication, type Topology } from '../topology/index.js'
 
 export interface PlacementRequest {
   /** Key to hash: the CID, or a random nonce when the CID is not known yet (add). */
@@ -66,7 +66,7 @@ export class Placement {
   }
 
   private eligible (found: Placement['rules'][number] | undefined): MemberSpec[] {
-    return this.topology.members.filter(m => !m.drain && (found === undefined || found.members.has(m.name)))
+    return placeableMembers(this.topology, found?.members)
   }
 }
 

@@ -18,7 +18,7 @@
  */
 import pg from 'pg'
 import {
-  PENDING_STATUSES,
+  PENDING_SQL,
   type Allocation, type AllocationStatus, type DueOptions, type Leadership, type ListAllocationsOptions, type ListOptions,
   type PendingSummary, type PinRecord, type PinState, type PinStore,
 } from './store.js'
@@ -31,7 +31,6 @@ const METADATA = (stored: Record<string, string>): Record<string, string> => sto
 const PAGE = 1000
 /** Writes per transaction at most; the rest wait for the next one. */
 const MAX_BATCH = 1000
-const PENDING_SQL = PENDING_STATUSES.map(s => `'${s}'`).join(',')
 /** Key of the advisory lock that serialises migrations (same key space as leadership names). */
 const MIGRATION_LOCK = 'supercluster.schema_migrations'
 

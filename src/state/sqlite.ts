@@ -18,7 +18,7 @@ import { dirname, resolve } from 'node:path'
 import { Worker } from 'node:worker_threads'
 import Database from 'better-sqlite3'
 import {
-  PENDING_STATUSES,
+  PENDING_SQL,
   type Allocation, type AllocationStatus, type DueOptions, type Leadership, type ListAllocationsOptions, type ListOptions,
   type PendingSummary, type PinRecord, type PinState, type PinStore,
 } from './store.js'
@@ -30,7 +30,6 @@ const METADATA = (stored: string): Record<string, string> => JSON.parse(stored) 
 const PAGE = 1000
 /** Pins per synchronous step of `underReplicated` (a few milliseconds each). */
 const SCAN_PAGE = 2000
-const PENDING_SQL = PENDING_STATUSES.map(s => `'${s}'`).join(',')
 
 const MIGRATIONS: string[] = [
   `CREATE TABLE pins (

@@ -37,6 +37,9 @@ export interface Allocation {
 /** Statuses that still need work from the hub: `due` returns these. */
 export const PENDING_STATUSES: readonly AllocationStatus[] = ['queued', 'pinning', 'unpinning', 'error']
 
+/** The same as an SQL list, for `status IN (...)` in both backends' queries and partial indexes. */
+export const PENDING_SQL = PENDING_STATUSES.map(s => `'${s}'`).join(',')
+
 export interface ListAllocationsOptions {
   member?: string
   /** Any of these statuses; absent or empty = every status. */

@@ -11,7 +11,7 @@
  * result spans them. A level whose topology is unknown leaves the total unknown: nothing
  * is guessed.
  */
-import { pinNameMatches, type MemberSpec, type PlacementRule, type Replication, type Topology } from './schema.js'
+import { pinNameMatches, placeableMembers, type MemberSpec, type PlacementRule, type Replication, type Topology } from './schema.js'
 
 export interface Range { min: number, max: number }
 
@@ -40,8 +40,7 @@ export interface Copies {
 /** Copies a pin gets under `rule` (undefined: the defaults) of topology `t`; `levels` by member name. */
 export function copiesOf (t: Topology, rule: PlacementRule | undefined, levels: ReadonlyMap<string, Level>): Copies {
   const here = rule?.replication ?? t.defaults.replication
-  const names = rule?.memberNames
-  const selected = t.members.filter(m => !m.drain && (names === undefined || names.includes(m.name)))
+  const selected = placeableMembers(t, rule?.memberNames === undefined ? undefined : new Set(rule.memberNames))
   const glob = rule?.match.name
   const shares = selected.map(m => shareOf(m, glob, levels.get(m.name)))
   return { here, shares, total: combine(here, shares) }

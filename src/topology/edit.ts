@@ -6,11 +6,10 @@
  * (how: `yaml-splice.ts`). Every edit is validated as the daemon would load the result
  * (`examineText`), and a file is only replaced, atomically, when the result is valid.
  */
-import { readFile } from 'node:fs/promises'
 import { isCollection, isMap, isScalar, parseDocument, Scalar, type Node, type YAMLMap } from 'yaml'
 import { TopologyError } from '../errors.js'
 import { parseEditPath, type PathSegment } from './edit-path.js'
-import { examineText, formatProblems, type Env } from './load.js'
+import { examineText, formatProblems, readTopologyText, type Env } from './load.js'
 import { MEMBER_KINDS, type Topology } from './schema.js'
 import { FileChangedError, writeFileAtomic } from './write.js'
 import { applySplice, EditSession, originalOffset, type Splice } from './yaml-splice.js'
@@ -116,12 +115,7 @@ export interface EditOutcome {
  *   the file as it is on disk) when the file or the edit is refused; the file is untouched.
  */
 export async function editTopologyFile (file: string, env: Env, edit: (text: string) => Splice): Promise<EditOutcome> {
-  let text: string
-  try {
-    text = await readFile(file, 'utf8')
-  } catch (err) {
-    throw new TopologyError([`${file}: cannot read: ${err instanceof Error ? err.message : String(err)}`])
-  }
+  const text = await readTopologyText(file)
   const splice = edit(text)
   const next = applySplice(text, splice)
   const found = examineText(next, env)

@@ -4,14 +4,14 @@
  * durations, and the human-readable rendering. Import from here, not from the parts.
  */
 export {
-  DEFAULT_LIMITS, DEFAULT_LISTEN, DEFAULTS, MEMBER_KINDS, ROLES, limitsOf, endpointKey, memberUrlsOverlapHub, normaliseTopology,
-  parseHostPort, pinNameMatcher, pinNameMatches, selectMembers, urlEndpointKey, TopologyFileSchema,
+  DEFAULT_LIMITS, DEFAULT_LISTEN, DEFAULTS, MEMBER_KINDS, limitsOf, endpointKey, memberUrlsOverlapHub, normaliseTopology,
+  parseHostPort, pinNameMatcher, placeableMembers, stateBackendOf, pinNameMatches, selectMembers, urlEndpointKey, TopologyFileSchema,
 } from './schema.js'
 export type {
   CredentialSpec, Defaults, GatewaySpec, HealthSpec, LimitsSpec, Role, TlsSpec, HubOverlap, HubSpec, MemberKind, MemberSpec, PlacementRule, RebalanceSpec, ReconcileSpec, Replication, Topology, TopologyFile,
 } from './schema.js'
 export {
-  examineText, formatPath, formatProblems, interpolate, loadTopology, parseTopology, readTopologyText, validateText, type Env, type TextProblem,
+  examineText, formatPath, formatProblems, interpolate, loadTopology, parseTopology, readTopologyText, type Env, type TextProblem,
 } from './load.js'
 export { contentHash, watchTopologyFile, type WatchOptions } from './watch.js'
 export { formatDuration, parseDuration } from './duration.js'

@@ -34,19 +34,9 @@ export async function readTopologyText (file: string): Promise<string> {
  * @throws TopologyError with every problem found, in document order.
  */
 export function parseTopology (text: string, file: string, env: Env = process.env): Topology {
-  const { topology, problems } = validateText(text, file, env)
-  if (topology === undefined) throw new TopologyError(problems)
-  return topology
-}
-
-/**
- * What the daemon would make of `text`: the topology, or every problem as
- * `file:line:col path: message` in document order. Never throws for bad input; edits
- * call this on the text they are about to write.
- */
-export function validateText (text: string, file: string, env: Env = process.env): { topology?: Topology, problems: string[] } {
   const found = examineText(text, env)
-  return found.topology !== undefined ? { topology: found.topology, problems: [] } : { problems: formatProblems(text, file, found.problems) }
+  if (found.topology === undefined) throw new TopologyError(formatProblems(text, file, found.problems))
+  return found.topology
 }
 
 /** One problem of a topology text, at a character offset of that text. */
@@ -57,7 +47,10 @@ export interface TextProblem {
   message: string
 }
 
-/** `validateText` with positions left as offsets, for callers that map them elsewhere (edits). */
+/**
+ * What the daemon would make of `text`: the topology, or every problem with positions left
+ * as offsets, for callers that map them elsewhere (edits). Never throws for bad input.
+ */
 export function examineText (text: string, env: Env = process.env): { topology: Topology, problems: [] } | { topology?: undefined, problems: TextProblem[] } {
   const doc = parseDocument(text, { prettyErrors: false, merge: true, uniqueKeys: true })
   const syntax = [...doc.errors, ...doc.warnings].map(e => ({ offset: e.pos[0], path: '', message: e.message }))

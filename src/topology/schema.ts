@@ -583,6 +583,19 @@ export const DEFAULT_LIMITS: LimitsSpec = {
 }
 
 /** The hub's limits, defaults applied. */
+/** Which store `hub.state` names: `:memory:`, a postgres:// URL, or else an SQLite directory. */
+export function stateBackendOf (state: string): HubSpec['stateBackend'] {
+  return state === ':memory:' ? 'memory' : /^postgres(ql)?:\/\//i.test(state) ? 'postgres' : 'sqlite'
+}
+
+/**
+ * The members a pin may be placed on: not draining, and among `allowed` (a placement
+ * rule's members) when given. Placement and `topology show`'s copies both ask this.
+ */
+export function placeableMembers (t: Pick<Topology, 'members'>, allowed?: ReadonlySet<string>): MemberSpec[] {
+  return t.members.filter(m => !m.drain && (allowed === undefined || allowed.has(m.name)))
+}
+
 export function limitsOf (hub: Pick<HubSpec, 'limits'>): LimitsSpec {
   return hub.limits ?? DEFAULT_LIMITS
 }
@@ -615,7 +628,7 @@ export function normaliseTopology (file: TopologyFile): Topology {
     id: file.hub.id,
     listen: file.hub.listen ?? DEFAULT_LISTEN,
     state,
-    stateBackend: state === ':memory:' ? 'memory' : /^postgres(ql)?:\/\//i.test(state) ? 'postgres' : 'sqlite',
+    stateBackend: stateBackendOf(state),
     maxDepth: file.hub.max_depth ?? DEFAULTS.maxDepth,
     shutdownTimeoutMs: file.hub.shutdown_timeout ?? DEFAULTS.shutdownTimeoutMs,
     apiOrigins: file.hub.api_origins ?? [],
