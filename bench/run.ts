@@ -457,6 +457,30 @@ function makeCids (n: number, seed: string): string[] {
 
 const pinPaths = (cids: string[]): string[] => cids.map(c => `/api/v0/pin/add?arg=${c}`)
 
+/** The hub `start` gives; if it does not start, a row under `name` says so and the answer is undefined. */
+async function hubOrRow (ctx: Ctx, name: string, start: () => Promise<Hub>): Promise<Hub | undefined> {
+  try {
+    return await start()
+  } catch (err) {
+    ctx.r.rows.push({ case: name, target: 'hub', unit: 'pins/s', error: `hub did not start: ${firstLine(err)}` })
+    return undefined
+  }
+}
+
+/** True if the hub burst `r` had a failure, which is then recorded and shown in a row under `name` (after `prefix`). */
+function burstFailed (ctx: Ctx, name: string, r: BurstResult, prefix = ''): boolean {
+  if (r.firstFailure === undefined) return false
+  ctx.r.rows.push({ case: name, target: 'hub', unit: 'pins/s', error: `${prefix}${r.ok}/${r.count} ok; ${recordFailure(ctx, name, r.firstFailure)}` })
+  return true
+}
+
+/** One burst of `paths` and the CPU process `pid` spent on it, in ms per path. */
+async function cpuBurst (client: BurstClient, pid: number, paths: string[]): Promise<{ b: BurstResult, cpuMs: number }> {
+  const c0 = cpuMicros(pid)
+  const b = await client.run(paths)
+  return { b, cpuMs: (cpuMicros(pid) - c0) / 1000 / paths.length }
+}
+
 async function s7 (ctx: Ctx): Promise<void> {
   const count = ctx.quick ? 2000 : 10_000
   const concurrency = 100
@@ -468,14 +492,13 @@ async function s7 (ctx: Ctx): Promise<void> {
   const kase = `pin/add ×${count} c=${concurrency}`
 
   const directClient = new BurstClient(up.urls[0], concurrency)
-  let direct
-  let directCpu
+  let direct: BurstResult
+  let directCpu: number
   try {
     await directClient.run(pinPaths(makeCids(warmCount, `${run}warm-direct-`)))
-    const paths = pinPaths(makeCids(count, `${run}direct-`))
-    const c0 = cpuMicros(up.child.pid)
-    direct = await directClient.run(paths)
-    directCpu = (cpuMicros(up.child.pid) - c0) / 1000 / count
+    const measured = await cpuBurst(directClient, up.child.pid, pinPaths(makeCids(count, `${run}direct-`)))
+    direct = measured.b
+    directCpu = measured.cpuMs
   } finally {
     await directClient.close()
   }
@@ -489,9 +512,8 @@ async function s7 (ctx: Ctx): Promise<void> {
   let floorCpu: number | undefined
   try {
     await floorClient.run(pinPaths(makeCids(warmCount, `${run}warm-floor-`)))
-    const c0 = cpuMicros(floor.pid)
-    const f = await floorClient.run(pinPaths(makeCids(count, `${run}floor-`)))
-    floorCpu = (cpuMicros(floor.pid) - c0) / 1000 / count
+    const { b: f, cpuMs } = await cpuBurst(floorClient, floor.pid, pinPaths(makeCids(count, `${run}floor-`)))
+    floorCpu = cpuMs
     if (f.firstFailure !== undefined) ctx.r.rows.push({ case: `${kase} (floor proxy)`, target: 'floor', unit: 'pins/s', error: recordFailure(ctx, `${kase} (floor proxy)`, f.firstFailure) })
     else ctx.r.rows.push({ case: `${kase} (floor proxy)`, target: 'floor', rate: f.perSec, unit: 'pins/s', p50Ms: f.p50Ms, p99Ms: f.p99Ms, cpu: floorCpu, cpuUnit: 'ms/pin', ratio: direct.firstFailure === undefined ? f.perSec / direct.perSec : undefined, note: 'thinnest Node forwarder, one member' })
   } finally {
@@ -508,21 +530,13 @@ async function s7 (ctx: Ctx): Promise<void> {
 
   for (const max of [1, 2]) {
     const name = `${kase} (3 members, min 1 max ${max})`
-    let hub: Hub
-    try {
-      hub = await startHub(ctx, `s7-hub-max${max}`, up.urls, { min: 1, max })
-    } catch (err) {
-      ctx.r.rows.push({ case: name, target: 'hub', unit: 'pins/s', error: `hub did not start: ${firstLine(err)}` })
-      continue
-    }
+    const hub = await hubOrRow(ctx, name, async () => await startHub(ctx, `s7-hub-max${max}`, up.urls, { min: 1, max }))
+    if (hub === undefined) continue
     const client = new BurstClient(hub.url, concurrency)
     try {
       const w0 = await pinsNow()
       const warm = await client.run(pinPaths(makeCids(warmCount, `${run}warm-${max}-`)))
-      if (warm.firstFailure !== undefined) {
-        ctx.r.rows.push({ case: name, target: 'hub', unit: 'pins/s', error: `warm-up: ${warm.ok}/${warmCount} ok; ${recordFailure(ctx, name, warm.firstFailure)}` })
-        continue
-      }
+      if (burstFailed(ctx, name, warm, 'warm-up: ')) continue
       await waitPins(w0 + warmCount * max, 30_000)
       const paths = pinPaths(makeCids(count, `${run}hub-${max}-`))
       const p0 = await pinsNow()
@@ -531,10 +545,7 @@ async function s7 (ctx: Ctx): Promise<void> {
       // Background replicas (max > min) are hub work too: wait for them before reading CPU.
       const p1 = await waitPins(p0 + count * max, 60_000)
       const cpuMs = (cpuMicros(hub.pid) - h0) / 1000 / count
-      if (b.firstFailure !== undefined) {
-        ctx.r.rows.push({ case: name, target: 'hub', unit: 'pins/s', error: `${b.ok}/${count} ok; ${recordFailure(ctx, name, b.firstFailure)}` })
-        continue
-      }
+      if (burstFailed(ctx, name, b)) continue
       const reached = p1 - p0
       if (reached < count * max) recordFailure(ctx, name, { command: `POST /api/v0/pin/add ×${count}`, status: 200, body: `members received ${reached} pin/add, expected ${count * max} within 60 s` })
       ctx.r.rows.push({
@@ -580,23 +591,13 @@ async function s7AcceptRate (ctx: Ctx, run: string): Promise<void> {
     await Promise.all(direct.map(async c => { await c.close() }))
   }
   const name = `${kase} (hub, c=100, min 1 max 1)`
-  let hub: Hub
-  try {
-    hub = await startHub(ctx, 's7-hub-accept', up.urls, { min: 1, max: 1 }, undefined, perMember)
-  } catch (err) {
-    ctx.r.rows.push({ case: name, target: 'hub', unit: 'pins/s', error: `hub did not start: ${firstLine(err)}` })
-    return
-  }
+  const hub = await hubOrRow(ctx, name, async () => await startHub(ctx, 's7-hub-accept', up.urls, { min: 1, max: 1 }, undefined, perMember))
+  if (hub === undefined) return
   const client = new BurstClient(hub.url, 100)
   try {
     await client.run(pinPaths(makeCids(600, `${run}accept-warm-`)))
-    const h0 = cpuMicros(hub.pid)
-    const b = await client.run(pinPaths(makeCids(count, `${run}accept-hub-`)))
-    const cpuMs = (cpuMicros(hub.pid) - h0) / 1000 / count
-    if (b.firstFailure !== undefined) {
-      ctx.r.rows.push({ case: name, target: 'hub', unit: 'pins/s', error: `${b.ok}/${count} ok; ${recordFailure(ctx, name, b.firstFailure)}` })
-      return
-    }
+    const { b, cpuMs } = await cpuBurst(client, hub.pid, pinPaths(makeCids(count, `${run}accept-hub-`)))
+    if (burstFailed(ctx, name, b)) return
     ctx.r.rows.push({ case: name, target: 'hub', rate: b.perSec, unit: 'pins/s', p50Ms: b.p50Ms, p99Ms: b.p99Ms, cpu: cpuMs, cpuUnit: 'ms/pin', ratio: b.perSec / sum })
     check(ctx, 'pin/add end to end ≥ 0.9× the sum of the members\' accept rates (§9)', b.perSec / sum, 0.9, '>=', n => `${n.toFixed(2)}×`)
   } finally {
@@ -646,27 +647,14 @@ async function s8 (ctx: Ctx): Promise<void> {
   let baseline: BurstResult | undefined
   for (const [i, backend] of backends.entries()) {
     const name = kase(backend.label)
-    let hub: Hub
-    try {
-      hub = await startHub(ctx, `s8-hub-${i}`, up.urls, { min: 1, max: 1 }, await backend.state())
-    } catch (err) {
-      ctx.r.rows.push({ case: name, target: 'hub', unit: 'pins/s', error: `hub did not start: ${firstLine(err)}` })
-      continue
-    }
+    const hub = await hubOrRow(ctx, name, async () => await startHub(ctx, `s8-hub-${i}`, up.urls, { min: 1, max: 1 }, await backend.state()))
+    if (hub === undefined) continue
     const client = new BurstClient(hub.url, concurrency)
     try {
       const warm = await client.run(pinPaths(makeCids(warmCount, `${run}warm-${i}-`)))
-      if (warm.firstFailure !== undefined) {
-        ctx.r.rows.push({ case: name, target: 'hub', unit: 'pins/s', error: `warm-up: ${warm.ok}/${warmCount} ok; ${recordFailure(ctx, name, warm.firstFailure)}` })
-        continue
-      }
-      const h0 = cpuMicros(hub.pid)
-      const b = await client.run(pinPaths(makeCids(count, `${run}hub-${i}-`)))
-      const cpuMs = (cpuMicros(hub.pid) - h0) / 1000 / count
-      if (b.firstFailure !== undefined) {
-        ctx.r.rows.push({ case: name, target: 'hub', unit: 'pins/s', error: `${b.ok}/${count} ok; ${recordFailure(ctx, name, b.firstFailure)}` })
-        continue
-      }
+      if (burstFailed(ctx, name, warm, 'warm-up: ')) continue
+      const { b, cpuMs } = await cpuBurst(client, hub.pid, pinPaths(makeCids(count, `${run}hub-${i}-`)))
+      if (burstFailed(ctx, name, b)) continue
       if (i === 0) baseline = b
       ctx.r.rows.push({
         case: name, target: 'hub', rate: b.perSec, unit: 'pins/s', p50Ms: b.p50Ms, p99Ms: b.p99Ms, cpu: cpuMs, cpuUnit: 'ms/pin',

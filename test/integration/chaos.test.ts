@@ -11,39 +11,23 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { setTimeout as sleep } from 'node:timers/promises'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { Agent, request } from 'undici'
+import { Agent } from 'undici'
 import type { ManagedProcess } from '../fixtures/processes.js'
 import { startHubProcess, startMember, untilAcknowledged, type MemberProcess } from '../fixtures/hub-processes.js'
 import { getFreePorts } from '../fixtures/free-port.js'
-import { importCar, rawBlocksCar, recursivePins } from '../fixtures/content.js'
+import { importCar, rawBlocksCar, recursivePins, settledPins } from '../fixtures/content.js'
 
 const PINS = 5_000
 const MIN = 1
 const MAX = 2
 
-type Member = MemberProcess
-
 let dir: string
-let members: Member[]
+let members: MemberProcess[]
 let hub: ManagedProcess
 let hubPort: number
 let hubUrl: string
 let topologyFile: string
 const agent = new Agent({ connections: 64, connect: { timeout: 2_000 } })
-
-async function startHub (): Promise<ManagedProcess> {
-  return await startHubProcess(topologyFile, hubUrl)
-}
-
-const memberPins = recursivePins
-
-async function hubPins (): Promise<Set<string>> {
-  const res = await request(`${hubUrl}/api/v0/pin/ls?stream=true&type=recursive`, { method: 'POST' })
-  expect(res.statusCode).toBe(200)
-  const out = new Set<string>()
-  for (const line of (await res.body.text()).split('\n').filter(Boolean)) out.add((JSON.parse(line) as { Cid: string }).Cid)
-  return out
-}
 
 beforeAll(async () => {
   dir = await mkdtemp(join(tmpdir(), 'sc-chaos-'))
@@ -68,7 +52,7 @@ defaults:
 members:
 ${members.map(m => `  - { name: ${m.name}, kind: kubo, url: ${m.url} }\n`).join('')}passthrough: a
 `)
-  hub = await startHub()
+  hub = await startHubProcess(topologyFile, hubUrl)
 }, 60_000)
 
 afterAll(async () => {
@@ -107,7 +91,7 @@ describe('chaos', () => {
       process.kill(hub.pid, 'SIGKILL') // the hub dies mid-burst
       await hub.waitForExit()
       await sleep(300)
-      hub = await startHub()
+      hub = await startHubProcess(topologyFile, hubUrl)
     })()
     await Promise.all([...Array.from({ length: 32 }, worker), chaos])
     expect(acked.size).toBe(PINS)
@@ -115,23 +99,14 @@ describe('chaos', () => {
 
     const wanted = new Set([...acked].filter(c => !unpinned.has(c)))
     // The reconciler drives what was left half done; give it a few passes.
-    const deadline = Date.now() + 90_000
-    let short: string[] = []
-    let resurrected: string[] = []
-    for (;;) {
-      const onMembers = await Promise.all(members.map(async m => await memberPins(m.url)))
-      // Acknowledged at `min`; the rest of each fan-out, cut short by the kills, is the
-      // reconciler's to finish, so with every member back each pin reaches `max`.
-      short = [...wanted].filter(c => onMembers.filter(s => s.has(c)).length < MAX)
-      resurrected = [...unpinned].filter(c => onMembers.some(s => s.has(c)))
-      if ((short.length === 0 && resurrected.length === 0) || Date.now() > deadline) break
-      await sleep(1_000)
-    }
+    // Acknowledged at `min`; the rest of each fan-out, cut short by the kills, is the
+    // reconciler's to finish, so with every member back each pin reaches `max`.
+    const { short, back: resurrected } = await settledPins(members.map(m => m.url), wanted, unpinned, MAX)
     expect(short.slice(0, 5), `${short.length} acknowledged pins below max`).toEqual([])
     expect(resurrected.slice(0, 5), `${resurrected.length} unpinned CIDs came back`).toEqual([])
 
     // The hub lists exactly what it acknowledged and did not unpin.
-    const listed = await hubPins()
+    const listed = await recursivePins(hubUrl)
     expect(listed.size).toBe(wanted.size)
     for (const c of wanted) expect(listed.has(c)).toBe(true)
     for (const c of unpinned) expect(listed.has(c)).toBe(false)

@@ -14,6 +14,7 @@ import type { ManagedProcess } from '../fixtures/processes.js'
 import { spawnNode } from '../fixtures/processes.js'
 import { CLI, startHubProcess, startMember, type MemberProcess } from '../fixtures/hub-processes.js'
 import { getFreePorts } from '../fixtures/free-port.js'
+import { holders } from '../fixtures/content.js'
 import { collect, eventually } from '../fixtures/wait.js'
 
 interface Hub { id: string, url: string, file: string, proc?: ManagedProcess }
@@ -37,17 +38,6 @@ defaults:
   health: { interval: 1s, timeout: 2s, failures: 2 }
 members:
 ${members.map(m => `  - name: ${m.name}\n    kind: ${m.kind}\n    url: ${m.url}\n`).join('')}`
-}
-
-async function memberPins (url: string): Promise<Set<string>> {
-  const res = await request(`${url}/api/v0/pin/ls?stream=true&type=recursive`, { method: 'POST' })
-  return new Set((await res.body.text()).split('\n').filter(Boolean).map(l => (JSON.parse(l) as { Cid: string }).Cid))
-}
-
-async function holders (cid: string): Promise<string[]> {
-  const out: string[] = []
-  for (const m of leaves) if ((await memberPins(m.url)).has(cid)) out.push(m.name)
-  return out
 }
 
 async function pinReport (hubUrl: string, cid: string): Promise<{ allocations: Array<{ member: string }>, live: Record<string, { status: string, hub?: { allocations: Array<{ member: string }>, live: Record<string, { status: string }> } }> }> {
@@ -91,7 +81,7 @@ describe('three levels of hubs, via kubo-rpc-client at the top', () => {
   it('adds through both levels: every store below holds the pin', async () => {
     const r = await client.add('hello hierarchy\n')
     added = r.cid.toString()
-    expect((await holders(added)).sort()).toEqual(['e1', 'e2', 'e3', 'e4'])
+    expect((await holders(leaves, added)).sort()).toEqual(['e1', 'e2', 'e3', 'e4'])
     for (const h of [top, ...mids]) expect((await collect(create({ url: h.url }).pin.ls({ paths: [r.cid] }))).map(p => p.type)).toEqual(['recursive'])
   })
 
@@ -99,11 +89,11 @@ describe('three levels of hubs, via kubo-rpc-client at the top', () => {
     const only = await create({ url: leaves[2].url }).add('only on e3\n', { pin: false })
     const pinned = await client.pin.add(only.cid)
     expect(pinned.toString()).toBe(only.cid.toString())
-    await eventually(async () => { expect((await holders(only.cid.toString())).sort()).toEqual(['e1', 'e2', 'e3', 'e4']) })
+    await eventually(async () => { expect((await holders(leaves, only.cid.toString())).sort()).toEqual(['e1', 'e2', 'e3', 'e4']) })
 
     const removed = await client.pin.rm(only.cid)
     expect(removed.toString()).toBe(only.cid.toString())
-    await eventually(async () => { expect(await holders(only.cid.toString())).toEqual([]) })
+    await eventually(async () => { expect(await holders(leaves, only.cid.toString())).toEqual([]) })
     for (const h of [top, ...mids]) expect((await collect(create({ url: h.url }).pin.ls())).map(p => p.cid.toString())).not.toContain(only.cid.toString())
   })
 

@@ -7,6 +7,7 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { createHash } from 'node:crypto'
+import { setTimeout as sleep } from 'node:timers/promises'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { create, type KuboRPCClient } from 'kubo-rpc-client'
 import { request } from 'undici'
@@ -14,31 +15,14 @@ import { spawnNode, type ManagedProcess } from '../fixtures/processes.js'
 import { CLI, startMember, type MemberProcess } from '../fixtures/hub-processes.js'
 import { getFreePorts } from '../fixtures/free-port.js'
 import { HELLO_WORLD } from '../fixtures/cids.js'
+import { holders } from '../fixtures/content.js'
 import { collect, eventually } from '../fixtures/wait.js'
 
-type Member = MemberProcess
-
 let dir: string
-let members: Member[]
+let members: MemberProcess[]
 let hub: ManagedProcess
 let hubUrl: string
 let client: KuboRPCClient
-
-async function memberPins (url: string): Promise<Map<string, string>> {
-  const res = await request(`${url}/api/v0/pin/ls?stream=true&type=recursive`, { method: 'POST' })
-  const out = new Map<string, string>()
-  for (const line of (await res.body.text()).split('\n').filter(Boolean)) {
-    const v = JSON.parse(line) as { Cid: string, Type: string }
-    out.set(v.Cid, v.Type)
-  }
-  return out
-}
-
-async function holders (cid: string, skip?: string): Promise<string[]> {
-  const out: string[] = []
-  for (const m of members) if (m.name !== skip && (await memberPins(m.url)).has(cid)) out.push(m.name)
-  return out
-}
 
 beforeAll(async () => {
   dir = await mkdtemp(join(tmpdir(), 'sc-int-'))
@@ -83,7 +67,7 @@ describe('hub over three embedded members, via kubo-rpc-client', () => {
     const r = await client.add(HELLO_WORLD.text)
     expect(r.cid.toString()).toBe(HELLO_WORLD.v0)
     expect(r.size).toBe(Number(HELLO_WORLD.size))
-    expect(await holders(HELLO_WORLD.v0)).toHaveLength(2)
+    expect(await holders(members, HELLO_WORLD.v0)).toHaveLength(2)
     const back = Buffer.concat(await collect(client.cat(r.cid)))
     expect(back.toString()).toBe(HELLO_WORLD.text)
   })
@@ -92,14 +76,14 @@ describe('hub over three embedded members, via kubo-rpc-client', () => {
     const files = [{ path: 'one.txt', content: 'one\n' }, { path: 'two.txt', content: 'two\n' }]
     const added = await collect(client.addAll(files))
     expect(added.map(a => a.path)).toEqual(['one.txt', 'two.txt'])
-    for (const a of added) expect(await holders(a.cid.toString())).toHaveLength(2)
+    for (const a of added) expect(await holders(members, a.cid.toString())).toHaveLength(2)
 
     const dirFiles = [{ path: 'site/index.html', content: '<h1>hi</h1>\n' }, { path: 'site/css/a.css', content: 'body{}\n' }]
     const out = await collect(client.addAll(dirFiles))
     const root = out.at(-1)!
     expect(root.path).toBe('site')
-    expect(await holders(root.cid.toString())).toHaveLength(2)
-    expect(await holders(out[0].cid.toString())).toHaveLength(0) // children are pinned indirectly
+    expect(await holders(members, root.cid.toString())).toHaveLength(2)
+    expect(await holders(members, out[0].cid.toString())).toHaveLength(0) // children are pinned indirectly
     const ls = await collect(client.pin.ls({ paths: [root.cid] }))
     expect(ls).toEqual([{ cid: root.cid, type: 'recursive' }])
 
@@ -129,7 +113,7 @@ describe('hub over three embedded members, via kubo-rpc-client', () => {
     const viaHub = await client.add({ content: make() })
     const direct = await create({ url: members[2].url }).add({ content: make() }, { onlyHash: true, pin: false })
     expect(viaHub.cid.toString()).toBe(direct.cid.toString())
-    expect(await holders(viaHub.cid.toString())).toHaveLength(2)
+    expect(await holders(members, viaHub.cid.toString())).toHaveLength(2)
   }, 120_000)
 
   it('pins, lists, updates and unpins through the hub', async () => {
@@ -139,7 +123,7 @@ describe('hub over three embedded members, via kubo-rpc-client', () => {
     const pinned = await client.pin.add(a.cid, { name: 'first' })
     expect(pinned.toString()).toBe(a.cid.toString())
     // answered at min = 1; the second copy (content copied from member a) follows
-    await eventually(async () => { expect(await holders(a.cid.toString())).toHaveLength(2) }, { timeoutMs: 10_000, intervalMs: 100 })
+    await eventually(async () => { expect(await holders(members, a.cid.toString())).toHaveLength(2) }, { timeoutMs: 10_000, intervalMs: 100 })
     const listed = await collect(client.pin.ls({ paths: [a.cid] }))
     expect(listed[0].type).toBe('recursive')
     const named = await collect(client.pin.ls({ type: 'recursive' }))
@@ -147,12 +131,12 @@ describe('hub over three embedded members, via kubo-rpc-client', () => {
 
     const updated = await client.pin.update(a.cid, b.cid)
     expect(updated.map(c => c.toString())).toEqual([a.cid.toString(), b.cid.toString()])
-    expect(await holders(b.cid.toString())).toHaveLength(2) // update waits for every holder
-    expect(await holders(a.cid.toString())).toHaveLength(0)
+    expect(await holders(members, b.cid.toString())).toHaveLength(2) // update waits for every holder
+    expect(await holders(members, a.cid.toString())).toHaveLength(0)
 
     const removed = await client.pin.rm(b.cid)
     expect(removed.toString()).toBe(b.cid.toString())
-    expect(await holders(b.cid.toString())).toHaveLength(0)
+    expect(await holders(members, b.cid.toString())).toHaveLength(0)
     await expect(client.pin.rm(b.cid)).rejects.toThrow(/not pinned/)
   })
 
@@ -173,13 +157,13 @@ describe('hub over three embedded members, via kubo-rpc-client', () => {
 
   it('skips a member that went down and still pins to min', async () => {
     await members[1].proc.stop()
-    await new Promise(resolve => setTimeout(resolve, 1_000)) // two probe intervals
+    await sleep(1_000) // two probe intervals
     const status = await (await request(`${hubUrl}/supercluster/v1/status`)).body.json() as { members: Array<{ name: string, up: boolean }> }
     expect(status.members.find(m => m.name === 'b')?.up).toBe(false)
     const r = await client.add('while b is down\n')
-    const hs = await holders(r.cid.toString(), 'b')
+    const hs = await holders(members, r.cid.toString(), 'b')
     expect(hs).toHaveLength(2) // a and c: the down member was skipped, not counted
-    members[1] = await startMember(dir, 'b', Number(new URL(members[1].url).port))
+    members[1] = await startMember(dir, 'b', members[1].port)
   }, 30_000)
 
   it('stops cleanly on SIGTERM', async () => {

@@ -15,7 +15,7 @@ import type { ManagedProcess } from '../fixtures/processes.js'
 import { pinCall, startHubProcess, startMember, untilAcknowledged } from '../fixtures/hub-processes.js'
 import { getFreePorts } from '../fixtures/free-port.js'
 import { startPostgres, type PostgresServer } from '../fixtures/postgres.js'
-import { importCar, rawBlocksCar, recursivePins } from '../fixtures/content.js'
+import { importCar, rawBlocksCar, recursivePins, settledPins } from '../fixtures/content.js'
 
 const PINS = 1_500
 
@@ -147,20 +147,10 @@ describe('two hubs on one PostgreSQL', () => {
     expect(acked.size).toBe(PINS - 1)
 
     const wanted = new Set([...acked].filter(c => !unpinned.has(c)))
-    const deadline = Date.now() + 90_000
-    let short: string[] = []
-    let back: string[] = []
-    for (;;) {
-      const sets = await Promise.all(memberUrls.map(async u => await recursivePins(u)))
-      short = [...wanted].filter(c => sets.filter(s => s.has(c)).length < 2)
-      back = [...unpinned].filter(c => sets.some(s => s.has(c)))
-      if ((short.length === 0 && back.length === 0) || Date.now() > deadline) break
-      await sleep(1_000)
-    }
+    const { short, back } = await settledPins(memberUrls, wanted, unpinned, 2)
     expect(short.slice(0, 5), `${short.length} acknowledged pins below max`).toEqual([])
     expect(back.slice(0, 5), `${back.length} unpinned CIDs came back`).toEqual([])
-    const listed = await request(`${hubs[0].url}/api/v0/pin/ls?stream=true&type=recursive`, { method: 'POST' })
-    const got = new Set((await listed.body.text()).split('\n').filter(Boolean).map(l => (JSON.parse(l) as { Cid: string }).Cid))
+    const got = await recursivePins(hubs[0].url)
     expect(got.size).toBe(wanted.size)
   }, 240_000)
 })

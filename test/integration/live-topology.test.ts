@@ -161,8 +161,7 @@ describe('live topology', () => {
     const onD = await recursivePins(members.d.url)
     expect(acked.some(cid => onD.has(cid))).toBe(true)
 
-    const listed = await request(`${hubUrl}/api/v0/pin/ls?stream=true&type=recursive`, { method: 'POST' })
-    const got = new Set((await listed.body.text()).split('\n').filter(Boolean).map(l => (JSON.parse(l) as { Cid: string }).Cid))
+    const got = await recursivePins(hubUrl)
     expect(acked.filter(c => !got.has(c))).toEqual([])
 
     const printed = (await run(process.execPath, [CLI, 'status', '--api', hubUrl])).stdout

@@ -21,9 +21,8 @@ const run = promisify(execFile)
 const GRACE_MS = 2_000
 const INTERVAL_MS = 1_000
 
-type Member = MemberProcess
 let dir: string
-let members: Member[]
+let members: MemberProcess[]
 let hub: ManagedProcess
 let hubUrl: string
 
@@ -33,10 +32,6 @@ async function post (url: string, body?: string): Promise<{ status: number, text
     : { method: 'POST' as const, body: `--b\r\nContent-Disposition: form-data; name="file"; filename="f"\r\n\r\n${body}\r\n--b--\r\n`, headers: { 'content-type': 'multipart/form-data; boundary=b' } }
   const res = await request(url, init)
   return { status: res.statusCode, text: await res.body.text() }
-}
-
-async function pinsOn (m: Member): Promise<Set<string>> {
-  return await recursivePins(m.url)
 }
 
 beforeAll(async () => {
@@ -75,14 +70,14 @@ describe('repair', () => {
       expect(r.status, r.text).toBe(200)
       cids.push((JSON.parse(r.text.trim().split('\n').at(-1)!) as { Hash: string }).Hash)
     }
-    const onB = [...await pinsOn(members[1])].filter(c => cids.includes(c))
+    const onB = [...await recursivePins(members[1].url)].filter(c => cids.includes(c))
     expect(onB.length).toBeGreaterThan(0) // b holds part of them
 
     await members[1].proc.stop()
     const downAt = Date.now()
     // Within grace + one interval (and the driver's second), every pin has 2 copies on a and c.
     const took = await until('pins re-placed off the down member', async () => {
-      const [a, c] = await Promise.all([pinsOn(members[0]), pinsOn(members[2])])
+      const [a, c] = await Promise.all([recursivePins(members[0].url), recursivePins(members[2].url)])
       return cids.every(cid => a.has(cid) && c.has(cid)) ? Date.now() - downAt : undefined
     }, { timeoutMs: 20_000 })
     expect(took).toBeGreaterThanOrEqual(GRACE_MS)
@@ -90,7 +85,7 @@ describe('repair', () => {
     members[1] = await startMember(dir, 'b', members[1].port)
     // b still holds its old copies: 3 copies > max 2, so the lowest-ranked ones go.
     await until('surplus copies trimmed', async () => {
-      const sets = await Promise.all(members.map(async m => await pinsOn(m)))
+      const sets = await Promise.all(members.map(async m => await recursivePins(m.url)))
       return cids.every(cid => sets.filter(s => s.has(cid)).length === 2) ? true : undefined
     }, { timeoutMs: 20_000 })
   }, 60_000)
@@ -103,7 +98,7 @@ describe('repair', () => {
       const metrics = await (await request(`${hubUrl}/metrics`)).body.text()
       return /supercluster_member_unknown_pins\{member="a"\} 1\b/.test(metrics) ? true : undefined
     }, { timeoutMs: 10_000 })
-    expect((await pinsOn(members[0])).has(stranger)).toBe(true) // not deleted
+    expect((await recursivePins(members[0].url)).has(stranger)).toBe(true) // not deleted
     expect((await post(`${hubUrl}/api/v0/pin/ls?arg=${stranger}&type=recursive`)).status).toBe(500)
 
     const imported = await run(process.execPath, [CLI, 'pins', 'import', '--member', 'a', '--api', hubUrl])
@@ -118,7 +113,7 @@ describe('repair', () => {
     expect(json.live.a.status).toBe('pinned')
     // The reconciler then tops it up to min on another member.
     await until('adopted pin reaches min', async () => {
-      const sets = await Promise.all(members.map(async m => await pinsOn(m)))
+      const sets = await Promise.all(members.map(async m => await recursivePins(m.url)))
       return sets.filter(s => s.has(stranger)).length >= 2 ? true : undefined
     }, { timeoutMs: 15_000 })
   }, 60_000)

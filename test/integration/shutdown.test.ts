@@ -17,6 +17,7 @@ import { startKuboMock, type KuboMock } from '../fixtures/kubo-mock.js'
 import { startHubProcess } from '../fixtures/hub-processes.js'
 import { getFreePorts } from '../fixtures/free-port.js'
 import { rawCid } from '../fixtures/cids.js'
+import { eventually } from '../fixtures/wait.js'
 import type { ManagedProcess } from '../fixtures/processes.js'
 import { SqlitePinStore } from '../../src/state/sqlite.js'
 
@@ -118,9 +119,9 @@ describe('SIGTERM drains, then leaves intents for the next start', () => {
   it('resumes the left-over intents on the next start', async () => {
     slow.clearFaults()
     hub = await startHubProcess(topologyFile, hubUrl)
-    const deadline = Date.now() + 30_000
-    while (![onlySlow, ...background].every(cid => slow.pins.has(cid)) && Date.now() < deadline) await sleep(200)
-    for (const cid of [onlySlow, ...background]) expect(slow.pins.has(cid), cid).toBe(true)
+    await eventually(async () => {
+      for (const cid of [onlySlow, ...background]) expect(slow.pins.has(cid), cid).toBe(true)
+    }, { timeoutMs: 30_000 })
     const res = await request(`${hubUrl}/supercluster/v1/status`)
     const status = await res.body.json() as { members: Array<{ name: string, pins: Record<string, number> }> }
     const slowCounts = status.members.find(m => m.name === 'slow')?.pins ?? {}
